@@ -1,0 +1,32 @@
+package wstap_test
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestImportBoundaries enforces the dependency direction of DESIGN.md
+// section 1 and STYLE.md section 1.
+func TestImportBoundaries(t *testing.T) {
+	const mod = "github.com/wstap/wstap"
+	forbid := map[string][]string{
+		"capture":   {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/cmd", "goproxy", "bubbletea", "gorilla"},
+		"certs":     {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/capture", mod + "/cmd"},
+		"proxy":     {mod + "/replay", mod + "/inspector", mod + "/cmd", mod + "/certs"},
+		"replay":    {mod + "/proxy", mod + "/inspector", mod + "/cmd"},
+		"inspector": {mod + "/proxy", mod + "/replay", mod + "/cmd", "goproxy", "gorilla"},
+	}
+	for pkg, bad := range forbid {
+		out, err := exec.Command("go", "list", "-deps", "./"+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps ./%s: %v", pkg, err)
+		}
+		for dep := range strings.FieldsSeq(string(out)) {
+			if slices.ContainsFunc(bad, func(b string) bool { return strings.Contains(dep, b) }) {
+				t.Errorf("%s must not import %s (DESIGN.md section 1)", pkg, dep)
+			}
+		}
+	}
+}

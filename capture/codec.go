@@ -1,0 +1,352 @@
+package capture
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// Records are CBOR arrays whose first three elements are always
+// [kind, conn-or-id, time-in-unix-nanoseconds]; see docs/capture-format.md.
+
+// Flags of a chunk record (element 5).
+const (
+	chunkFirst      = 1 << 0
+	chunkLast       = 1 << 1
+	chunkCompressed = 1 << 2
+	chunkTruncated  = 1 << 3
+)
+
+var (
+	encMode cbor.EncMode
+	decMode cbor.DecMode
+)
+
+func init() {
+	var err error
+	encMode, err = cbor.EncOptions{Time: cbor.TimeRFC3339Nano, Sort: cbor.SortNone}.EncMode()
+	if err != nil {
+		panic(err)
+	}
+	decMode, err = cbor.DecOptions{
+		MaxNestedLevels:  16,
+		MaxArrayElements: 1 << 20,
+		MaxMapPairs:      1 << 20,
+		UTF8:             cbor.UTF8DecodeInvalid,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+}
+
+// openBody is the CBOR map (text keys) inside an open record.
+type openBody struct {
+	URL             string              `cbor:"url"`
+	Mode            string              `cbor:"mode,omitempty"`
+	ClientAddr      string              `cbor:"client_addr,omitempty"`
+	ServerAddr      string              `cbor:"server_addr,omitempty"`
+	RequestHeaders  map[string][]string `cbor:"request_headers,omitempty"`
+	ResponseHeaders map[string][]string `cbor:"response_headers,omitempty"`
+	Status          int                 `cbor:"status"`
+	Subprotocol     string              `cbor:"subprotocol,omitempty"`
+	Extensions      string              `cbor:"extensions,omitempty"`
+	ResponseBody    []byte              `cbor:"response_body,omitempty"`
+	ClientTLS       *TLSInfo            `cbor:"client_tls,omitempty"`
+	ServerTLS       *TLSInfo            `cbor:"server_tls,omitempty"`
+}
+
+// httpBody is the CBOR map (text keys) inside an http record.
+type httpBody struct {
+	Method          string              `cbor:"method"`
+	URL             string              `cbor:"url"`
+	Status          int                 `cbor:"status"`
+	RequestHeaders  map[string][]string `cbor:"request_headers,omitempty"`
+	ResponseHeaders map[string][]string `cbor:"response_headers,omitempty"`
+	RequestBody     []byte              `cbor:"request_body,omitempty"`
+	ResponseBody    []byte              `cbor:"response_body,omitempty"`
+	RequestSize     int64               `cbor:"request_size"`
+	ResponseSize    int64               `cbor:"response_size"`
+	DurationNS      int64               `cbor:"duration_ns"`
+	Error           string              `cbor:"error,omitempty"`
+	ClientAddr      string              `cbor:"client_addr,omitempty"`
+}
+
+// validText makes s valid UTF-8, as CBOR text strings must be. Header values
+// are bytes in HTTP; the rare invalid sequence becomes U+FFFD.
+func validText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+func headerMap(h http.Header) map[string][]string {
+	if len(h) == 0 {
+		return nil
+	}
+	m := make(map[string][]string, len(h))
+	for k, vs := range h {
+		out := make([]string, len(vs))
+		for i, v := range vs {
+			out[i] = validText(v)
+		}
+		m[validText(k)] = out
+	}
+	return m
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// appendRecord appends r's encoding to b.
+func appendRecord(b []byte, r Record) ([]byte, error) {
+	switch r := r.(type) {
+	case *Frame:
+		b = append(b, 0x80|7)
+		b = appendUint(b, uint64(KindFrame))
+		b = appendUint(b, uint64(r.Conn))
+		b = appendInt(b, nanos(r.Time))
+		b = appendUint(b, uint64(r.Dir))
+		b0 := byte(r.Opcode&0xf) | (r.RSV&7)<<4
+		if r.Fin {
+			b0 |= 0x80
+		}
+		b = appendUint(b, uint64(b0))
+		b = appendBool(b, r.Masked)
+		return appendInt(b, r.Length), nil
+	case *Chunk:
+		var fl uint64
+		if r.First {
+			fl |= chunkFirst
+		}
+		if r.Last {
+			fl |= chunkLast
+		}
+		if r.Compressed {
+			fl |= chunkCompressed
+		}
+		if r.Truncated {
+			fl |= chunkTruncated
+		}
+		b = append(b, 0x80|7)
+		b = appendUint(b, uint64(KindChunk))
+		b = appendUint(b, uint64(r.Conn))
+		b = appendInt(b, nanos(r.Time))
+		b = appendUint(b, uint64(r.Dir))
+		b = appendUint(b, uint64(r.Opcode))
+		b = appendUint(b, fl)
+		return appendBytes(b, r.Data), nil
+	case *Close:
+		b = append(b, 0x80|6)
+		b = appendUint(b, uint64(KindClose))
+		b = appendUint(b, uint64(r.Conn))
+		b = appendInt(b, nanos(r.Time))
+		b = appendUint(b, uint64(r.Dir))
+		b = appendInt(b, int64(r.Code))
+		return appendBytes(b, []byte(r.Reason)), nil // bytes: a reason on the wire may be invalid UTF-8
+	case *Event:
+		b = append(b, 0x80|5)
+		b = appendUint(b, uint64(KindEvent))
+		b = appendUint(b, uint64(r.Conn))
+		b = appendInt(b, nanos(r.Time))
+		b = appendText(b, validText(r.Kind))
+		return appendText(b, validText(r.Detail)), nil
+	case *End:
+		b = append(b, 0x80|4)
+		b = appendUint(b, uint64(KindEnd))
+		b = appendUint(b, uint64(r.Conn))
+		b = appendInt(b, nanos(r.Time))
+		return appendText(b, validText(r.Error)), nil
+	case *ConnOpen:
+		body, err := encMode.Marshal(openBody{
+			URL: validText(r.URL), Mode: r.Mode, ClientAddr: r.ClientAddr, ServerAddr: r.ServerAddr,
+			RequestHeaders: headerMap(r.RequestHeaders), ResponseHeaders: headerMap(r.ResponseHeaders),
+			Status: r.Status, Subprotocol: validText(r.Subprotocol), Extensions: validText(r.Extensions),
+			ResponseBody: r.ResponseBody, ClientTLS: r.ClientTLS, ServerTLS: r.ServerTLS,
+		})
+		if err != nil {
+			return b, fmt.Errorf("capture: encode open record: %w", err)
+		}
+		b = append(b, 0x80|4)
+		b = appendUint(b, uint64(KindOpen))
+		b = appendUint(b, uint64(r.Conn))
+		b = appendInt(b, nanos(r.Time))
+		return append(b, body...), nil
+	case *HTTP:
+		body, err := encMode.Marshal(httpBody{
+			Method: validText(r.Method), URL: validText(r.URL), Status: r.Status,
+			RequestHeaders: headerMap(r.RequestHeaders), ResponseHeaders: headerMap(r.ResponseHeaders),
+			RequestBody: r.RequestBody, ResponseBody: r.ResponseBody,
+			RequestSize: r.RequestSize, ResponseSize: r.ResponseSize,
+			DurationNS: int64(r.Duration), Error: validText(r.Error), ClientAddr: r.ClientAddr,
+		})
+		if err != nil {
+			return b, fmt.Errorf("capture: encode http record: %w", err)
+		}
+		b = append(b, 0x80|4)
+		b = appendUint(b, uint64(KindHTTP))
+		b = appendUint(b, r.ID)
+		b = appendInt(b, nanos(r.Time))
+		return append(b, body...), nil
+	}
+	return b, fmt.Errorf("capture: cannot encode record of type %T", r)
+}
+
+// decodeRecord decodes the next record from d. Byte slices in the result
+// (Chunk.Data, bodies) are copies, so the record outlives d's buffer. An
+// unknown kind yields (nil, kind, nil) after skipping the item, so readers can
+// step over records from a newer minor revision of the format.
+func decodeRecord(d *cborDec) (Record, Kind, error) {
+	start := d.off
+	n, err := d.array()
+	if err != nil || n < 3 {
+		return nil, 0, errCBOR
+	}
+	k, err := d.uint()
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := d.uint()
+	if err != nil {
+		return nil, 0, err
+	}
+	ts, err := d.int()
+	if err != nil {
+		return nil, 0, err
+	}
+	t := fromNanos(ts)
+	conn := ConnID(id)
+	need := fieldCount(k)
+	if need == 0 {
+		d.off = start
+		if _, err := d.skip(); err != nil {
+			return nil, 0, err
+		}
+		return nil, Kind(min(k, 255)), nil
+	}
+	if n < need {
+		return nil, 0, errCBOR
+	}
+	var rec Record
+	switch Kind(k) {
+	case KindFrame:
+		dir, e1 := d.uint()
+		b0, e2 := d.uint()
+		masked, e3 := d.bool()
+		length, e4 := d.int()
+		if e := firstErr(e1, e2, e3, e4); e != nil || dir > 255 || b0 > 255 {
+			return nil, 0, errCBOR
+		}
+		rec = &Frame{Conn: conn, Time: t, Dir: Direction(dir), Fin: b0&0x80 != 0, RSV: uint8(b0>>4) & 7,
+			Opcode: Opcode(b0 & 0xf), Masked: masked, Length: length}
+	case KindChunk:
+		dir, e1 := d.uint()
+		op, e2 := d.uint()
+		fl, e3 := d.uint()
+		data, e4 := d.str(majorBytes)
+		if e := firstErr(e1, e2, e3, e4); e != nil || dir > 255 || op > 255 {
+			return nil, 0, errCBOR
+		}
+		rec = &Chunk{Conn: conn, Time: t, Dir: Direction(dir), Opcode: Opcode(op),
+			First: fl&chunkFirst != 0, Last: fl&chunkLast != 0, Compressed: fl&chunkCompressed != 0,
+			Truncated: fl&chunkTruncated != 0, Data: append([]byte(nil), data...)}
+	case KindClose:
+		dir, e1 := d.uint()
+		code, e2 := d.int()
+		reason, e3 := d.str(majorBytes)
+		if e := firstErr(e1, e2, e3); e != nil || dir > 255 {
+			return nil, 0, errCBOR
+		}
+		rec = &Close{Conn: conn, Time: t, Dir: Direction(dir), Code: int(code), Reason: string(reason)}
+	case KindEvent:
+		kind, e1 := d.str(majorText)
+		detail, e2 := d.str(majorText)
+		if e := firstErr(e1, e2); e != nil {
+			return nil, 0, e
+		}
+		rec = &Event{Conn: conn, Time: t, Kind: string(kind), Detail: string(detail)}
+	case KindEnd:
+		msg, err := d.str(majorText)
+		if err != nil {
+			return nil, 0, err
+		}
+		rec = &End{Conn: conn, Time: t, Error: string(msg)}
+	case KindOpen:
+		raw, err := d.skip()
+		if err != nil {
+			return nil, 0, err
+		}
+		var ob openBody
+		if err := decMode.Unmarshal(raw, &ob); err != nil {
+			return nil, 0, errCBOR
+		}
+		rec = &ConnOpen{Conn: conn, Time: t, URL: ob.URL, Mode: ob.Mode, ClientAddr: ob.ClientAddr,
+			ServerAddr: ob.ServerAddr, RequestHeaders: ob.RequestHeaders, ResponseHeaders: ob.ResponseHeaders,
+			Status: ob.Status, Subprotocol: ob.Subprotocol, Extensions: ob.Extensions,
+			ResponseBody: ob.ResponseBody, ClientTLS: ob.ClientTLS, ServerTLS: ob.ServerTLS}
+	case KindHTTP:
+		raw, err := d.skip()
+		if err != nil {
+			return nil, 0, err
+		}
+		var hb httpBody
+		if err := decMode.Unmarshal(raw, &hb); err != nil {
+			return nil, 0, errCBOR
+		}
+		rec = &HTTP{ID: id, Time: t, Method: hb.Method, URL: hb.URL, Status: hb.Status,
+			RequestHeaders: hb.RequestHeaders, ResponseHeaders: hb.ResponseHeaders,
+			RequestBody: hb.RequestBody, ResponseBody: hb.ResponseBody,
+			RequestSize: hb.RequestSize, ResponseSize: hb.ResponseSize,
+			Duration: time.Duration(hb.DurationNS), Error: hb.Error, ClientAddr: hb.ClientAddr}
+	}
+	// Elements a newer minor revision appended to this kind are skipped.
+	for range n - need {
+		if _, err := d.skip(); err != nil {
+			return nil, 0, err
+		}
+	}
+	return rec, Kind(k), nil
+}
+
+// fieldCount is the number of array elements a record of kind k has in
+// format version 1, or 0 for a kind this version does not know.
+func fieldCount(k uint64) int {
+	if k > 255 {
+		return 0
+	}
+	switch Kind(k) {
+	case KindOpen, KindHTTP, KindEnd:
+		return 4
+	case KindFrame, KindChunk:
+		return 7
+	case KindClose:
+		return 6
+	case KindEvent:
+		return 5
+	}
+	return 0
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}

@@ -1,0 +1,593 @@
+package capture
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// ErrClosed is returned by a Writer's methods after Close.
+var ErrClosed = errors.New("capture: writer closed")
+
+// Options configures a Writer. The zero value works; every field documents
+// its default.
+type Options struct {
+	// FlushInterval bounds how long a record waits in memory before the
+	// writer hands it to the file. Default 75ms, which keeps DESIGN's bound
+	// of 100 ms with room for compression and the write itself.
+	FlushInterval time.Duration
+	// FlushSize seals a batch once its encoded records reach this many
+	// bytes. Default 1 MiB.
+	FlushSize int
+	// QueueSize bounds the bytes of sealed batches waiting for the disk.
+	// Beyond it Append blocks: a slow disk slows the producers and nothing
+	// is dropped. Default 8 MiB.
+	QueueSize int
+	// SyncInterval is how often written data is fsynced, bounding the loss
+	// on power failure (a killed process loses nothing already written).
+	// Default 1s; a negative value syncs only on Close.
+	SyncInterval time.Duration
+	// CheckpointInterval and CheckpointChunks say how often an index
+	// checkpoint is appended: after this long or this many chunks since the
+	// last one, whichever comes first. Defaults 10s and 1024.
+	CheckpointInterval time.Duration
+	CheckpointChunks   int
+	// Tool names the program in the file header. Default "wstap".
+	Tool string
+}
+
+func (o Options) withDefaults() Options {
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 75 * time.Millisecond
+	}
+	if o.FlushSize <= 0 {
+		o.FlushSize = 1 << 20
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 8 << 20
+	}
+	if o.SyncInterval == 0 {
+		o.SyncInterval = time.Second
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = 10 * time.Second
+	}
+	if o.CheckpointChunks <= 0 {
+		o.CheckpointChunks = 1024
+	}
+	if o.Tool == "" {
+		o.Tool = "wstap"
+	}
+	return o
+}
+
+// Stats are a Writer's counters.
+type Stats struct {
+	Records      uint64 // records accepted by Append, Open and HTTP
+	Chunks       uint64 // chunks written to the file
+	PayloadBytes uint64 // decoded payload bytes in Chunk records accepted
+	RawBytes     uint64 // encoded record bytes written (before compression)
+	FileBytes    int64  // bytes written to the file
+}
+
+// batch is a run of encoded records on its way to becoming one chunk.
+type batch struct {
+	buf     []byte
+	nrec    uint32
+	seq0    uint64
+	t0, t1  int64
+	started time.Time
+	conns   []ConnID      // sorted set of connections with records here
+	sums    []ConnSummary // summaries of those connections as of the batch's end
+	http    []HTTPSummary // exchanges in the batch
+}
+
+func (b *batch) addConn(c ConnID) {
+	if i, ok := slices.BinarySearch(b.conns, c); !ok {
+		b.conns = slices.Insert(b.conns, i, c)
+	}
+}
+
+// Writer streams records into a capture file. Many goroutines may call its
+// methods at once; one goroutine of its own compresses and writes.
+//
+// # Concurrency
+//
+// Producers encode their record into the current batch under a mutex. A
+// sealed batch (FlushSize reached, or FlushInterval passed) joins a FIFO
+// queue bounded by QueueSize; the writer goroutine compresses each into one
+// zstd frame and writes header and frame with one write(2). Records of one
+// producer reach the file in the order it appended them.
+type Writer struct {
+	opts Options
+	f    *os.File
+	path string
+
+	mu       sync.Mutex
+	space    *sync.Cond // signalled when the queue shrinks or the writer fails
+	cur      *batch
+	queue    []*batch
+	queued   int
+	nextConn ConnID
+	nextHTTP uint64
+	nextSeq  uint64
+	conns    map[ConnID]*ConnSummary
+	err      error
+	closed   bool
+	stats    Stats
+
+	kick    chan struct{} // wakes the writer goroutine
+	closing chan struct{}
+	done    chan struct{}
+
+	// Owned by the writer goroutine.
+	enc       *zstd.Encoder
+	off       int64
+	out       []byte
+	pending   []chunkEntry
+	dirty     map[ConnID]ConnSummary
+	httpNew   []HTTPSummary
+	seqDone   uint64 // records written to the file
+	lastCP    int64
+	lastCPAt  time.Time
+	unsynced  bool
+	lastSync  time.Time
+	closeErrs []error
+}
+
+// Create creates a new capture file at path (mode 0600; it must not exist)
+// and starts its writer goroutine.
+func Create(path string, opts Options) (*Writer, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("capture: create %s: %w", path, err)
+	}
+	w, err := newWriter(f, path, opts)
+	if err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	return w, nil
+}
+
+func newWriter(f *os.File, path string, opts Options) (*Writer, error) {
+	opts = opts.withDefaults()
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true))
+	if err != nil {
+		return nil, fmt.Errorf("capture: zstd encoder: %w", err)
+	}
+	id := make([]byte, 16)
+	rand.Read(id)
+	hdr, err := appendFileHeader(nil, Header{Version: Version, Created: time.Now().UTC(), Tool: opts.Tool, FileID: id})
+	if err != nil {
+		return nil, fmt.Errorf("capture: encode header: %w", err)
+	}
+	if _, err := f.Write(hdr); err != nil {
+		return nil, fmt.Errorf("capture: write header of %s: %w", path, err)
+	}
+	w := &Writer{
+		opts: opts, f: f, path: path, conns: map[ConnID]*ConnSummary{},
+		kick: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{}),
+		enc: enc, off: int64(len(hdr)), dirty: map[ConnID]ConnSummary{},
+		lastCP: -1, lastCPAt: time.Now(), lastSync: time.Now(),
+	}
+	w.space = sync.NewCond(&w.mu)
+	w.cur = &batch{}
+	go w.run()
+	return w, nil
+}
+
+// Path returns the file's path.
+func (w *Writer) Path() string { return w.path }
+
+// Open records a new connection, assigns it the next ConnID (1, 2, 3 …),
+// stores the ID in o.Conn and returns it.
+func (w *Writer) Open(o *ConnOpen) (ConnID, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return 0, err
+	}
+	w.nextConn++
+	o.Conn = w.nextConn
+	w.conns[o.Conn] = &ConnSummary{Conn: o.Conn}
+	if err := w.appendLocked(o); err != nil {
+		return 0, err
+	}
+	return o.Conn, nil
+}
+
+// HTTP records a plain HTTP exchange, assigns it the next exchange ID, stores
+// it in x.ID and returns it.
+func (w *Writer) HTTP(x *HTTP) (uint64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return 0, err
+	}
+	w.nextHTTP++
+	x.ID = w.nextHTTP
+	if err := w.appendLocked(x); err != nil {
+		return 0, err
+	}
+	return x.ID, nil
+}
+
+// Append records a Frame, Chunk, Close, Event or End of a connection that
+// Open returned (or of connection 0, for an Event about the whole capture).
+// A Chunk larger than MaxChunk is split. Append copies what it needs; the
+// caller may reuse the record and its buffers at once. It blocks while the
+// disk is behind, and returns the writer's error once a write has failed.
+func (w *Writer) Append(r Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	switch r := r.(type) {
+	case *ConnOpen:
+		return errors.New("capture: use Writer.Open for open records")
+	case *HTTP:
+		return errors.New("capture: use Writer.HTTP for http records")
+	case *Chunk:
+		if len(r.Data) > MaxChunk {
+			return w.appendSplit(r)
+		}
+	case nil:
+		return errors.New("capture: nil record")
+	}
+	if c := r.ConnID(); c > w.nextConn {
+		return fmt.Errorf("capture: record for unknown connection %d", c)
+	}
+	return w.appendLocked(r)
+}
+
+func (w *Writer) appendSplit(c *Chunk) error {
+	part := *c
+	for data := c.Data; len(data) > 0; part.First = false {
+		n := min(len(data), MaxChunk)
+		part.Data, data = data[:n], data[n:]
+		part.Last = c.Last && len(data) == 0
+		if err := w.appendLocked(&part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Writer) usable() error {
+	if w.closed {
+		return ErrClosed
+	}
+	return w.err
+}
+
+// appendLocked encodes r into the current batch. w.mu is held.
+func (w *Writer) appendLocked(r Record) error {
+	b := w.cur
+	var err error
+	mark := len(b.buf)
+	if b.buf, err = appendRecord(b.buf, r); err != nil {
+		b.buf = b.buf[:mark]
+		return err
+	}
+	ts := nanos(r.At())
+	if b.nrec == 0 {
+		b.seq0, b.t0, b.started = w.nextSeq, ts, time.Now()
+		select {
+		case w.kick <- struct{}{}: // arm the flush timer
+		default:
+		}
+	}
+	b.nrec++
+	b.t1 = ts
+	w.nextSeq++
+	w.stats.Records++
+	conn := r.ConnID()
+	b.addConn(conn)
+	switch r := r.(type) {
+	case *HTTP:
+		b.http = append(b.http, summarizeHTTP(r))
+	case *Chunk:
+		w.stats.PayloadBytes += uint64(len(r.Data))
+	}
+	if conn != 0 {
+		s := w.conns[conn]
+		if s == nil {
+			s = &ConnSummary{Conn: conn}
+			w.conns[conn] = s
+		}
+		s.apply(r)
+	}
+	if len(b.buf) >= w.opts.FlushSize {
+		w.sealLocked()
+		for w.queued > w.opts.QueueSize && w.err == nil {
+			w.space.Wait()
+		}
+		return w.err
+	}
+	return nil
+}
+
+// sealLocked moves the current batch to the queue. w.mu is held.
+func (w *Writer) sealLocked() {
+	b := w.cur
+	if b.nrec == 0 {
+		return
+	}
+	for _, c := range b.conns {
+		if s := w.conns[c]; s != nil {
+			b.sums = append(b.sums, *s)
+		}
+	}
+	w.queue = append(w.queue, b)
+	w.queued += len(b.buf)
+	w.cur = &batch{buf: make([]byte, 0, min(cap(b.buf), w.opts.FlushSize+MaxChunk+1024))}
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Flush seals the current batch and waits until everything appended so far
+// is written to the file (not necessarily synced).
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	w.sealLocked()
+	for w.queued > 0 && w.err == nil {
+		w.space.Wait()
+	}
+	return w.err
+}
+
+// Err returns the first write error, if any.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Stats returns the writer's counters.
+func (w *Writer) Stats() Stats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stats
+}
+
+// Close writes everything appended, a final index checkpoint and the footer,
+// syncs and closes the file. It returns the first error the writer met.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		<-w.done
+		return w.Err()
+	}
+	w.closed = true
+	w.sealLocked()
+	w.mu.Unlock()
+	close(w.closing)
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = errors.Join(w.closeErrs...)
+	}
+	return w.err
+}
+
+// run is the writer goroutine: it owns the file and the encoder.
+func (w *Writer) run() {
+	defer close(w.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+	every := min(w.opts.CheckpointInterval, time.Second)
+	if w.opts.SyncInterval > 0 {
+		every = min(every, w.opts.SyncInterval)
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		closing := false
+		select {
+		case <-w.kick:
+		case <-timer.C:
+			armed = false
+			w.mu.Lock()
+			if w.cur.nrec > 0 && time.Since(w.cur.started) >= w.opts.FlushInterval-time.Millisecond {
+				w.sealLocked()
+			}
+			w.mu.Unlock()
+		case <-tick.C:
+			w.housekeep(false)
+		case <-w.closing:
+			closing = true
+		}
+		w.drain()
+		if closing {
+			w.finish()
+			return
+		}
+		w.mu.Lock()
+		if w.cur.nrec > 0 && !armed {
+			timer.Reset(max(0, w.opts.FlushInterval-time.Since(w.cur.started)))
+			armed = true
+		}
+		w.mu.Unlock()
+	}
+}
+
+// drain writes every queued batch.
+func (w *Writer) drain() {
+	for {
+		w.mu.Lock()
+		if len(w.queue) == 0 {
+			w.mu.Unlock()
+			return
+		}
+		b := w.queue[0]
+		w.queue[0] = nil
+		w.queue = w.queue[1:]
+		failed := w.err != nil
+		w.mu.Unlock()
+
+		var err error
+		if !failed {
+			err = w.writeBatch(b)
+		}
+		w.mu.Lock()
+		w.queued -= len(b.buf)
+		if err != nil && w.err == nil {
+			w.err = err
+		}
+		w.space.Broadcast()
+		w.mu.Unlock()
+		if err == nil && !failed {
+			w.housekeep(false)
+		}
+	}
+}
+
+// writeBatch compresses b into one zstd frame and writes it behind its chunk
+// header in a single write.
+func (w *Writer) writeBatch(b *batch) error {
+	var room [frameHeadSize + chunkHeaderSize]byte
+	w.out = append(w.out[:0], room[:]...)
+	w.out = w.enc.EncodeAll(b.buf, w.out)
+	frame := w.out[frameHeadSize+chunkHeaderSize:]
+	h := chunkHeader{clen: uint32(len(frame)), ulen: uint32(len(b.buf)), crc: crc32c(frame), nrec: b.nrec,
+		seq0: b.seq0, t0: b.t0, t1: b.t1}
+	h.append(w.out[:0])
+	if err := w.write(w.out); err != nil {
+		return err
+	}
+	w.pending = append(w.pending, chunkEntry{Offset: w.off - int64(len(w.out)), CLen: h.clen, ULen: h.ulen,
+		NRec: h.nrec, Seq0: h.seq0, T0: h.t0, T1: h.t1, Conns: b.conns})
+	w.seqDone = h.seq0 + uint64(h.nrec)
+	for _, s := range b.sums {
+		w.dirty[s.Conn] = s
+	}
+	w.httpNew = append(w.httpNew, b.http...)
+	w.mu.Lock()
+	w.stats.Chunks++
+	w.stats.RawBytes += uint64(len(b.buf))
+	w.stats.FileBytes = w.off
+	w.mu.Unlock()
+	return nil
+}
+
+// write appends p to the file. After a failed or short write it cuts the
+// file back to the last complete frame, so nothing is ever appended after
+// garbage.
+func (w *Writer) write(p []byte) error {
+	n, err := w.f.Write(p)
+	if err != nil {
+		if n > 0 {
+			w.f.Truncate(w.off)
+		}
+		return fmt.Errorf("capture: write %s: %w", w.path, err)
+	}
+	w.off += int64(len(p))
+	w.unsynced = true
+	return nil
+}
+
+// housekeep writes a checkpoint and syncs when they are due.
+func (w *Writer) housekeep(force bool) {
+	w.mu.Lock()
+	failed := w.err != nil
+	w.mu.Unlock()
+	if failed {
+		return
+	}
+	var err error
+	if len(w.pending) > 0 && (force || len(w.pending) >= w.opts.CheckpointChunks ||
+		time.Since(w.lastCPAt) >= w.opts.CheckpointInterval) {
+		err = w.checkpoint(false)
+	}
+	if err == nil && w.unsynced && w.opts.SyncInterval > 0 && time.Since(w.lastSync) >= w.opts.SyncInterval {
+		err = w.sync()
+	}
+	if err != nil {
+		w.mu.Lock()
+		if w.err == nil {
+			w.err = err
+		}
+		w.space.Broadcast()
+		w.mu.Unlock()
+	}
+}
+
+func (w *Writer) sync() error {
+	w.lastSync = time.Now()
+	w.unsynced = false
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("capture: sync %s: %w", w.path, err)
+	}
+	return nil
+}
+
+// checkpoint appends an index checkpoint covering the chunks written since
+// the previous one.
+func (w *Writer) checkpoint(final bool) error {
+	cp := checkpoint{Prev: w.lastCP, Seq: w.seqDone, Final: final, Chunks: w.pending, HTTP: w.httpNew,
+		Conns: make([]ConnSummary, 0, len(w.dirty))}
+	for _, s := range w.dirty {
+		cp.Conns = append(cp.Conns, s)
+	}
+	slices.SortFunc(cp.Conns, func(a, b ConnSummary) int { return int(a.Conn) - int(b.Conn) })
+	body, err := encMode.Marshal(cp)
+	if err != nil {
+		return fmt.Errorf("capture: encode checkpoint: %w", err)
+	}
+	at := w.off
+	var crc [4]byte
+	binary.LittleEndian.PutUint32(crc[:], crc32c(body))
+	if err := w.write(appendSkippable(nil, magicIndex, crc[:], body)); err != nil {
+		return err
+	}
+	w.lastCP, w.lastCPAt = at, time.Now()
+	w.pending, w.httpNew = nil, nil
+	clear(w.dirty)
+	return nil
+}
+
+// finish runs once Close has sealed the last batch and drain has written it.
+func (w *Writer) finish() {
+	defer w.enc.Close()
+	w.mu.Lock()
+	failed := w.err != nil
+	w.mu.Unlock()
+	if !failed {
+		err := w.checkpoint(true)
+		if err == nil {
+			var ft [footerSize]byte
+			binary.LittleEndian.PutUint64(ft[:], uint64(w.lastCP))
+			copy(ft[8:], footerMagic)
+			err = w.write(appendSkippable(nil, magicFooter, ft[:]))
+		}
+		if err == nil {
+			err = w.sync()
+		}
+		if err != nil {
+			w.closeErrs = append(w.closeErrs, err)
+		}
+	}
+	if err := w.f.Close(); err != nil && !failed {
+		w.closeErrs = append(w.closeErrs, fmt.Errorf("capture: close %s: %w", w.path, err))
+	}
+}
