@@ -1,0 +1,318 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gobwas/httphead"
+	"github.com/gobwas/ws/wsflate"
+	"github.com/wstap/wstap/capture"
+)
+
+// proxyOnlyHeaders are meant for the proxy and are not forwarded.
+var proxyOnlyHeaders = []string{"Proxy-Connection", "Proxy-Authorization", "Proxy-Authenticate"}
+
+// isUpgrade reports whether r asks for a WebSocket upgrade (RFC 6455 §4.2.1).
+func isUpgrade(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// target is where an upgrade goes and how it was asked for.
+type target struct {
+	url       *url.URL // ws:// or wss:// URL dialled
+	host      string   // Host header sent upstream
+	mode      string   // "explicit", "connect" or "reverse"
+	clientTLS *tls.ConnectionState
+}
+
+// relayUpgrade forwards a client's upgrade request to the target as the
+// client sent it, and the server's answer back as the server sent it. On a
+// 101 it takes over both connections and relays frames until they end.
+func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
+	start := time.Now()
+	open := &capture.ConnOpen{Time: start, URL: t.url.String(), Mode: t.mode, ClientAddr: r.RemoteAddr,
+		RequestHeaders: r.Header.Clone(), ClientTLS: tlsInfo(t.clientTLS, false)}
+	for _, h := range proxyOnlyHeaders {
+		open.RequestHeaders.Del(h)
+	}
+	p.redact(open.RequestHeaders)
+
+	ctx, cancel := context.WithTimeout(r.Context(), p.opts.HandshakeTimeout)
+	defer cancel()
+	up, err := p.dialUpstream(ctx, t.url)
+	if err != nil {
+		open.Status = 0
+		id := p.open(open)
+		msg := fmt.Sprintf("cannot reach upstream %s: %v", t.url.Host, err)
+		p.record(&capture.Event{Conn: id, Time: time.Now(), Kind: capture.EventError, Detail: msg})
+		p.logf("conn %d: %s", id, msg)
+		http.Error(w, "wstap: "+msg, http.StatusBadGateway)
+		return
+	}
+	open.ServerAddr = up.RemoteAddr().String()
+	if tc, ok := up.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		open.ServerTLS = tlsInfo(&st, true)
+		if p.opts.UpstreamTLS != nil && p.opts.UpstreamTLS.InsecureSkipVerify {
+			open.ServerTLS.Verified = "not verified (verification disabled by --insecure)"
+		}
+	}
+
+	req := upstreamRequest(r, t)
+	if deadline, ok := ctx.Deadline(); ok {
+		up.SetDeadline(deadline)
+	}
+	if err := req.Write(up); err != nil {
+		up.Close()
+		p.badGateway(w, open, fmt.Sprintf("send the upgrade request to %s: %v", t.url.Host, err))
+		return
+	}
+	upR := bufio.NewReaderSize(up, ioBufSize)
+	resp, err := http.ReadResponse(upR, req)
+	if err != nil {
+		up.Close()
+		p.badGateway(w, open, fmt.Sprintf("read the upgrade response from %s: %v", t.url.Host, err))
+		return
+	}
+	up.SetDeadline(time.Time{})
+	open.Status = resp.StatusCode
+	open.ResponseHeaders = resp.Header.Clone()
+	open.Subprotocol = resp.Header.Get("Sec-WebSocket-Protocol")
+	open.Extensions = strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", ")
+
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		p.refused(w, open, resp)
+		up.Close()
+		return
+	}
+
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		up.Close()
+		p.badGateway(w, open, "the client connection cannot be taken over")
+		return
+	}
+	client, brw, err := hj.Hijack()
+	if err != nil {
+		up.Close()
+		p.logf("hijack client connection: %v", err)
+		return
+	}
+	var head bytes.Buffer
+	fmt.Fprintf(&head, "HTTP/%d.%d %s\r\n", resp.ProtoMajor, resp.ProtoMinor, resp.Status)
+	resp.Header.Write(&head)
+	head.WriteString("\r\n")
+	if _, err := client.Write(head.Bytes()); err != nil {
+		client.Close()
+		up.Close()
+		return
+	}
+
+	s := &session{p: p, client: newLeg(client, brw.Reader), server: newLeg(up, upR)}
+	s.deflate = negotiatedDeflate(resp.Header)
+	s.id = p.open(open)
+	if !p.track(s) {
+		s.client.conn.Close()
+		s.server.conn.Close()
+		return
+	}
+	defer p.untrack(s)
+	s.run()
+}
+
+// upstreamRequest is the client's upgrade request as it goes to the server:
+// the same method, path, query and headers, minus what was meant for the
+// proxy.
+func upstreamRequest(r *http.Request, t target) *http.Request {
+	req := &http.Request{
+		Method:     r.Method,
+		URL:        &url.URL{Path: t.url.Path, RawPath: t.url.RawPath, RawQuery: t.url.RawQuery},
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     r.Header.Clone(),
+		Host:       t.host,
+	}
+	if req.URL.Path == "" {
+		req.URL.Path = "/"
+	}
+	for _, h := range proxyOnlyHeaders {
+		req.Header.Del(h)
+	}
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header["User-Agent"] = []string{""} // Request.Write would add Go's own
+	}
+	return req
+}
+
+// negotiatedDeflate returns the permessage-deflate parameters the server
+// accepted, or nil.
+func negotiatedDeflate(h http.Header) *wsflate.Parameters {
+	for _, v := range h.Values("Sec-WebSocket-Extensions") {
+		opts, ok := httphead.ParseOptions([]byte(v), nil)
+		if !ok {
+			continue
+		}
+		for _, o := range opts {
+			if string(o.Name) != wsflate.ExtensionName {
+				continue
+			}
+			var p wsflate.Parameters
+			if p.Parse(o) == nil {
+				return &p
+			}
+		}
+	}
+	return nil
+}
+
+// refused forwards a handshake refusal to the client as the server sent it,
+// and records it with a prefix of its body.
+func (p *Proxy) refused(w http.ResponseWriter, open *capture.ConnOpen, resp *http.Response) {
+	defer resp.Body.Close()
+	var prefix limitedBuffer
+	prefix.max = p.opts.MaxRefusalBody
+	for k, vs := range resp.Header {
+		w.Header()[k] = append([]string(nil), vs...)
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, err := io.Copy(w, io.TeeReader(resp.Body, &prefix))
+	open.ResponseBody = prefix.b
+	id := p.open(open)
+	detail := fmt.Sprintf("server refused the upgrade: %s", resp.Status)
+	if len(prefix.b) > 0 {
+		detail += ": " + strings.TrimSpace(string(bytes.ToValidUTF8(prefix.b[:min(len(prefix.b), 200)], nil)))
+	}
+	if err != nil {
+		detail += fmt.Sprintf(" (body cut short: %v)", err)
+	}
+	p.record(&capture.Event{Conn: id, Time: time.Now(), Kind: capture.EventRefused, Detail: detail})
+}
+
+// badGateway answers 502 with a body that says why, and records it.
+func (p *Proxy) badGateway(w http.ResponseWriter, open *capture.ConnOpen, msg string) {
+	open.Status = 0
+	id := p.open(open)
+	p.record(&capture.Event{Conn: id, Time: time.Now(), Kind: capture.EventError, Detail: msg})
+	p.logf("conn %d: %s", id, msg)
+	http.Error(w, "wstap: "+msg, http.StatusBadGateway)
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	b   []byte
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - len(l.b); room > 0 {
+		l.b = append(l.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// dialUpstream opens the TCP (and, for wss, TLS) connection to u.
+func (p *Proxy) dialUpstream(ctx context.Context, u *url.URL) (net.Conn, error) {
+	host := u.Hostname()
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "wss" {
+			port = "443"
+		}
+	}
+	d := net.Dialer{Timeout: p.opts.DialTimeout}
+	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "wss" {
+		return c, nil
+	}
+	cfg := &tls.Config{}
+	if p.opts.UpstreamTLS != nil {
+		cfg = p.opts.UpstreamTLS.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	cfg.NextProtos = []string{"http/1.1"}
+	tc := tls.Client(c, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, explainTLS(err, host)
+	}
+	return tc, nil
+}
+
+// explainTLS turns a certificate verification failure into words a user can
+// act on, naming the flag to use.
+func explainTLS(err error, host string) error {
+	var unknown x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verr *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &unknown):
+		if c := unknown.Cert; c != nil && bytes.Equal(c.RawIssuer, c.RawSubject) {
+			return fmt.Errorf("the server's certificate is self-signed (%s); pass --upstream-ca server.pem to trust it, or --insecure: %w", c.Subject, err)
+		}
+		issuer := ""
+		if unknown.Cert != nil {
+			issuer = " (" + unknown.Cert.Issuer.String() + ")"
+		}
+		return fmt.Errorf("the server's certificate is signed by an authority wstap does not trust%s; pass --upstream-ca ca.pem, or --insecure: %w", issuer, err)
+	case errors.As(err, &hostErr):
+		return fmt.Errorf("the server's certificate is not valid for %s; pass --insecure to accept it anyway: %w", host, err)
+	case errors.As(err, &invalid):
+		if invalid.Reason == x509.Expired {
+			return fmt.Errorf("the server's certificate has expired or is not yet valid; pass --insecure to accept it anyway: %w", err)
+		}
+		return fmt.Errorf("the server's certificate is invalid; pass --upstream-ca or --insecure: %w", err)
+	case errors.As(err, &verr):
+		return fmt.Errorf("the server's certificate did not verify; pass --upstream-ca or --insecure: %w", err)
+	}
+	return fmt.Errorf("TLS handshake with %s: %w", host, err)
+}
+
+// tlsInfo extracts the facts the capture keeps of a TLS leg.
+func tlsInfo(st *tls.ConnectionState, peer bool) *capture.TLSInfo {
+	if st == nil {
+		return nil
+	}
+	info := &capture.TLSInfo{Version: tls.VersionName(st.Version), Cipher: tls.CipherSuiteName(st.CipherSuite),
+		ALPN: st.NegotiatedProtocol, SNI: st.ServerName}
+	if peer {
+		for _, c := range st.PeerCertificates {
+			info.Chain = append(info.Chain, capture.CertInfo{Subject: c.Subject.String(), Issuer: c.Issuer.String(),
+				NotAfter: c.NotAfter.UTC()})
+		}
+		if len(st.VerifiedChains) > 0 {
+			ch := st.VerifiedChains[0]
+			info.Verified = "verified: chains to " + ch[len(ch)-1].Subject.String()
+		}
+	}
+	return info
+}

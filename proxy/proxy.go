@@ -1,0 +1,506 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/elazarl/goproxy"
+	"github.com/gobwas/ws"
+	"github.com/wstap/wstap/capture"
+)
+
+// Sink receives the records of the traffic the proxy relays. It must be
+// safe for concurrent use. *capture.Writer satisfies it. An error from a
+// Sink never stops the traffic: the proxy reports it (Proxy.Err, the
+// logger) and keeps relaying.
+type Sink interface {
+	Open(*capture.ConnOpen) (capture.ConnID, error)
+	Append(capture.Record) error
+	HTTP(*capture.HTTP) (uint64, error)
+}
+
+// Options configures a Proxy. The zero value is an explicit proxy that
+// records nothing and cannot intercept TLS.
+type Options struct {
+	// Sink receives records. Default: records are discarded.
+	Sink Sink
+	// Upstream, if set, puts the proxy in reverse mode: clients connect to
+	// the proxy as if it were the server, and every WebSocket upgrade goes
+	// to this ws:// or wss:// URL (the client's path is appended to the
+	// URL's path, as httputil.ReverseProxy does). Default: explicit proxy.
+	Upstream string
+	// GetCertificate supplies the leaf certificates presented to clients
+	// whose CONNECT tunnels carry TLS. When the ClientHello has no SNI, the
+	// proxy fills ServerName with the CONNECT host before calling it.
+	// Default nil: TLS inside CONNECT cannot be intercepted and fails.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// UpstreamTLS is the base TLS configuration for dialling wss:// and
+	// https:// upstreams (RootCAs, InsecureSkipVerify, client
+	// certificates). Default: the system roots, verification on.
+	UpstreamTLS *tls.Config
+	// DialTimeout bounds the TCP connect to an upstream. Default 10s.
+	DialTimeout time.Duration
+	// HandshakeTimeout bounds the whole upstream handshake (TCP, TLS,
+	// upgrade request and response). Default 30s.
+	HandshakeTimeout time.Duration
+	// MaxRefusalBody is how much of a refusal's body the capture keeps.
+	// Default 4 KiB.
+	MaxRefusalBody int
+	// Redact names request headers whose values are replaced by
+	// "[redacted]" in the capture (not on the wire). Default none.
+	Redact []string
+	// Logger receives diagnostics. Default: discarded.
+	Logger *slog.Logger
+}
+
+// Proxy is wstap's recording proxy. It is an http.Handler: serve it with an
+// http.Server (never wrap its ResponseWriter, which must stay an
+// http.Hijacker).
+type Proxy struct {
+	opts     Options
+	upstream *url.URL
+	gp       *goproxy.ProxyHttpServer
+	inner    *http.Server
+	ln       *chanListener
+	rp       *httputil.ReverseProxy
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	closing  bool
+	wg       sync.WaitGroup
+
+	sinkErr  atomic.Pointer[error]
+	sinkOnce sync.Once
+	counters Counters
+}
+
+// Counters are a Proxy's live figures.
+type Counters struct {
+	Open     atomic.Int64 // WebSocket connections being relayed
+	Total    atomic.Int64 // WebSocket connections accepted so far
+	Messages atomic.Int64 // messages (data and control) relayed
+	Bytes    atomic.Int64 // decoded payload bytes relayed
+	HTTP     atomic.Int64 // plain HTTP exchanges
+}
+
+// New returns a proxy configured by opts.
+func New(opts Options) (*Proxy, error) {
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 10 * time.Second
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = 30 * time.Second
+	}
+	if opts.MaxRefusalBody <= 0 {
+		opts.MaxRefusalBody = 4 << 10
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Proxy{opts: opts, sessions: map[*session]struct{}{}}
+	if opts.Upstream != "" {
+		u, err := url.Parse(opts.Upstream)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			return nil, fmt.Errorf("proxy: upstream %q is not a ws:// or wss:// URL", opts.Upstream)
+		}
+		p.upstream = u
+		p.rp = p.reverseHTTP(u)
+	}
+	p.gp = goproxy.NewProxyHttpServer()
+	p.gp.Logger = discardLogger{}
+	// Never loop through our own HTTPS_PROXY: dial upstreams directly.
+	p.gp.ConnectDial = nil
+	p.gp.Tr = &http.Transport{Proxy: nil, TLSClientConfig: opts.UpstreamTLS, ForceAttemptHTTP2: false,
+		DialContext: (&net.Dialer{Timeout: opts.DialTimeout}).DialContext}
+	p.gp.OnRequest().HijackConnect(p.hijackConnect)
+	p.ln = newChanListener()
+	p.inner = &http.Server{
+		Handler:           http.HandlerFunc(p.serveTunnel),
+		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){}, // HTTP/1.1 only
+		ConnContext:       func(ctx context.Context, c net.Conn) context.Context { return withTunnel(ctx, c) },
+		ReadHeaderTimeout: opts.HandshakeTimeout,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+	}
+	go p.inner.Serve(p.ln)
+	return p, nil
+}
+
+// Counters returns the proxy's live counters.
+func (p *Proxy) Counters() *Counters { return &p.counters }
+
+// Err returns the first error the Sink returned, if any.
+func (p *Proxy) Err() error {
+	if e := p.sinkErr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// ServeHTTP dispatches a request that arrived at the proxy's listener.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case p.upstream != nil && isUpgrade(r):
+		u := joinURL(p.upstream, r.URL)
+		p.relayUpgrade(w, r, target{url: u, host: u.Host, mode: "reverse"})
+	case p.upstream != nil:
+		p.rp.ServeHTTP(w, r)
+	case r.Method == http.MethodConnect:
+		p.gp.ServeHTTP(keepBuffered{w}, r)
+	case r.URL.IsAbs() && isUpgrade(r):
+		u := *r.URL
+		u.Scheme = map[string]string{"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}[strings.ToLower(u.Scheme)]
+		if u.Scheme == "" {
+			http.Error(w, "wstap: unsupported scheme "+r.URL.Scheme, http.StatusBadRequest)
+			return
+		}
+		host := r.Host
+		if host == "" {
+			host = u.Host
+		}
+		p.relayUpgrade(w, r, target{url: &u, host: host, mode: "explicit"})
+	default:
+		p.gp.ServeHTTP(w, r)
+	}
+}
+
+// joinURL appends the client's path and query to the upstream URL.
+func joinURL(up, req *url.URL) *url.URL {
+	u := *up
+	switch {
+	case req.Path == "" || req.Path == "/":
+		if u.Path == "" {
+			u.Path = "/"
+		}
+	case u.Path == "" || u.Path == "/":
+		u.Path, u.RawPath = req.Path, req.RawPath
+	default:
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.TrimPrefix(req.Path, "/")
+		u.RawPath = ""
+	}
+	if req.RawQuery != "" {
+		u.RawQuery = req.RawQuery
+	}
+	return &u
+}
+
+// reverseHTTP forwards plain HTTP in reverse mode (the page that opens the
+// WebSocket, say) to the upstream's http(s) origin.
+func (p *Proxy) reverseHTTP(up *url.URL) *httputil.ReverseProxy {
+	origin := &url.URL{Scheme: "http", Host: up.Host}
+	if up.Scheme == "wss" {
+		origin.Scheme = "https"
+	}
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(origin)
+			pr.Out.Host = up.Host
+		},
+		Transport: &http.Transport{Proxy: nil, TLSClientConfig: p.opts.UpstreamTLS,
+			DialContext: (&net.Dialer{Timeout: p.opts.DialTimeout}).DialContext},
+		ErrorLog: slog.NewLogLogger(p.opts.Logger.Handler(), slog.LevelDebug),
+	}
+}
+
+// keepBuffered hands goproxy's CONNECT handling a hijacked connection that
+// still holds the bytes the client sent together with its CONNECT request
+// (a pipelined ClientHello, say); goproxy's own hijack would drop them.
+type keepBuffered struct{ http.ResponseWriter }
+
+func (k keepBuffered) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := k.ResponseWriter.(http.Hijacker).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if rw.Reader.Buffered() > 0 {
+		c = &bufferedConn{Conn: c, r: rw.Reader}
+	}
+	return c, rw, nil
+}
+
+// bufferedConn is a net.Conn whose reads start with what a bufio.Reader
+// already holds.
+type bufferedConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// tunnelInfo describes a connection that arrived through CONNECT.
+type tunnelInfo struct {
+	target string // host:port of the CONNECT request
+	tls    *tls.Conn
+}
+
+type tunnelKey struct{}
+
+func withTunnel(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tunnelConn); ok {
+		return context.WithValue(ctx, tunnelKey{}, tc.info)
+	}
+	return ctx
+}
+
+// tunnelConn is a connection taken over from a CONNECT tunnel, served by
+// the inner HTTP server.
+type tunnelConn struct {
+	net.Conn
+	info *tunnelInfo
+}
+
+// hijackConnect takes over a CONNECT tunnel: it answers 200, terminates TLS
+// with a leaf for the host when the client speaks TLS, and serves what
+// follows with the inner HTTP/1.1 server.
+func (p *Proxy) hijackConnect(req *http.Request, client net.Conn, _ *goproxy.ProxyCtx) {
+	if _, err := io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		client.Close()
+		return
+	}
+	info := &tunnelInfo{target: req.URL.Host}
+	br := bufio.NewReader(client)
+	client.SetReadDeadline(time.Now().Add(p.opts.HandshakeTimeout))
+	first, err := br.Peek(1)
+	client.SetReadDeadline(time.Time{})
+	if err != nil {
+		client.Close()
+		return
+	}
+	var conn net.Conn = &bufferedConn{Conn: client, r: br}
+	if first[0] == 0x16 { // a TLS handshake record: the client speaks TLS inside the tunnel
+		host, _, err := net.SplitHostPort(req.URL.Host)
+		if err != nil {
+			host = req.URL.Host
+		}
+		tc := tls.Server(conn, &tls.Config{
+			NextProtos: []string{"http/1.1"}, // never h2: WebSocket over HTTP/2 (RFC 8441) is not relayed
+			GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+				if p.opts.GetCertificate == nil {
+					return nil, errors.New("proxy: TLS interception is not configured")
+				}
+				if h.ServerName == "" {
+					hh := *h
+					hh.ServerName = host
+					return p.opts.GetCertificate(&hh)
+				}
+				return p.opts.GetCertificate(h)
+			},
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), p.opts.HandshakeTimeout)
+		err = tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			p.logf("TLS handshake with client for %s: %v", req.URL.Host, err)
+			client.Close()
+			return
+		}
+		conn, info.tls = tc, tc
+	}
+	if !p.ln.push(&tunnelConn{Conn: conn, info: info}) {
+		client.Close()
+	}
+}
+
+// serveTunnel handles a request that came through a CONNECT tunnel.
+func (p *Proxy) serveTunnel(w http.ResponseWriter, r *http.Request) {
+	info, _ := r.Context().Value(tunnelKey{}).(*tunnelInfo)
+	if info == nil {
+		http.Error(w, "wstap: lost tunnel", http.StatusInternalServerError)
+		return
+	}
+	scheme := "http"
+	var st *tls.ConnectionState
+	if info.tls != nil {
+		scheme = "https"
+		s := info.tls.ConnectionState()
+		st = &s
+	}
+	if isUpgrade(r) {
+		ws := map[string]string{"http": "ws", "https": "wss"}[scheme]
+		u := &url.URL{Scheme: ws, Host: info.target, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+		host := r.Host
+		if host == "" {
+			host = info.target
+		}
+		p.relayUpgrade(w, r, target{url: u, host: host, mode: "connect", clientTLS: st})
+		return
+	}
+	r.URL.Scheme, r.URL.Host = scheme, info.target
+	if r.Host != "" {
+		r.URL.Host = r.Host
+	}
+	p.gp.ServeHTTP(w, r)
+}
+
+// chanListener is a net.Listener fed with connections taken over from
+// CONNECT tunnels.
+type chanListener struct {
+	ch     chan net.Conn
+	done   chan struct{}
+	closed sync.Once
+}
+
+func newChanListener() *chanListener {
+	return &chanListener{ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *chanListener) push(c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.closed.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// open records a connection's handshake and returns its ID.
+func (p *Proxy) open(o *capture.ConnOpen) capture.ConnID {
+	if p.opts.Sink == nil {
+		return capture.ConnID(p.counters.Total.Load() + 1)
+	}
+	id, err := p.opts.Sink.Open(o)
+	if err != nil {
+		p.sinkFailed(err)
+	}
+	return id
+}
+
+// record hands a record to the sink. A failing sink is reported once and
+// otherwise ignored: the traffic keeps flowing.
+func (p *Proxy) record(r capture.Record) {
+	if c, ok := r.(*capture.Chunk); ok && c.First {
+		p.counters.Messages.Add(1)
+	}
+	if c, ok := r.(*capture.Chunk); ok {
+		p.counters.Bytes.Add(int64(len(c.Data)))
+	}
+	if p.opts.Sink == nil {
+		return
+	}
+	if err := p.opts.Sink.Append(r); err != nil {
+		p.sinkFailed(err)
+	}
+}
+
+func (p *Proxy) sinkFailed(err error) {
+	p.sinkOnce.Do(func() {
+		p.sinkErr.Store(&err)
+		p.opts.Logger.Error("capture failed; traffic keeps flowing unrecorded", "err", err)
+	})
+}
+
+func (p *Proxy) logf(format string, a ...any) {
+	p.opts.Logger.Warn(fmt.Sprintf(format, a...))
+}
+
+// redact replaces the values of the configured headers.
+func (p *Proxy) redact(h http.Header) {
+	for _, name := range p.opts.Redact {
+		if vs := h.Values(name); len(vs) > 0 {
+			h[http.CanonicalHeaderKey(name)] = []string{"[redacted]"}
+		}
+	}
+}
+
+// track registers a live session; it reports false once the proxy is
+// shutting down.
+func (p *Proxy) track(s *session) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing {
+		return false
+	}
+	p.sessions[s] = struct{}{}
+	p.wg.Add(1)
+	p.counters.Open.Add(1)
+	p.counters.Total.Add(1)
+	return true
+}
+
+func (p *Proxy) untrack(s *session) {
+	p.mu.Lock()
+	delete(p.sessions, s)
+	p.mu.Unlock()
+	p.counters.Open.Add(-1)
+	p.wg.Done()
+}
+
+// Shutdown closes every live WebSocket connection cleanly, sending close
+// 1001 (going away) to both peers, and waits until they have ended or ctx
+// is done; then it cuts what is left. New upgrades are refused from the
+// moment it is called. The caller stops its own listener first.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.closing = true
+	live := make([]*session, 0, len(p.sessions))
+	for s := range p.sessions {
+		live = append(live, s)
+	}
+	p.mu.Unlock()
+	p.ln.Close()
+	p.inner.Close()
+	for _, s := range live {
+		s.closeBoth()
+	}
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, s := range live {
+			s.client.conn.Close()
+			s.server.conn.Close()
+		}
+		<-done
+		return ctx.Err()
+	}
+}
+
+// closeBoth sends close 1001 from the proxy to both peers.
+func (s *session) closeBoth() {
+	s.closeOnce.Do(func() {
+		s.goingAway.Store(true)
+		payload := ws.NewCloseFrameBody(ws.StatusGoingAway, "wstap is shutting down")
+		now := time.Now()
+		s.p.record(&capture.Close{Conn: s.id, Time: now, Dir: capture.ProxyToClient, Code: 1001, Reason: "wstap is shutting down"})
+		s.client.writeFrame(ws.NewCloseFrame(payload))
+		s.p.record(&capture.Close{Conn: s.id, Time: now, Dir: capture.ProxyToServer, Code: 1001, Reason: "wstap is shutting down"})
+		s.server.writeFrame(ws.MaskFrameInPlace(ws.NewCloseFrame(append([]byte(nil), payload...))))
+	})
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}
