@@ -79,15 +79,18 @@ and records a decoded copy into a compressed, crash-safe capture file.` + "\n" +
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newLsCommand(g), newShowCommand(g))
+	root.AddCommand(newLsCommand(g), newShowCommand(g), newRecordCommand(g), newDemoCommand(g), newCACommand(g), newCertCommand(g))
 	return root
 }
 
 // exactArgs is cobra.ExactArgs with a usage error.
 func exactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
+		if n == 0 && len(args) > 0 {
+			return usagef("%s takes no arguments, got %q (see %s --help)", cmd.CommandPath(), args, cmd.CommandPath())
+		}
 		if len(args) != n {
-			return usagef("%s takes %d argument(s), got %d (see wstap %s --help)", cmd.Name(), n, len(args), cmd.Name())
+			return usagef("%s takes %d argument(s), got %d (see %s --help)", cmd.CommandPath(), n, len(args), cmd.CommandPath())
 		}
 		return nil
 	}
