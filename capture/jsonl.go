@@ -48,17 +48,17 @@ type jsonOpen struct {
 }
 
 type jsonMessage struct {
-	Type       string `json:"type"`
-	Conn       ConnID `json:"conn"`
-	From       string `json:"from"`
-	Opcode     string `json:"opcode"`
-	Time       string `json:"time"`
-	Size       int64  `json:"size"`
-	Text       string `json:"text,omitempty"`
-	Base64     string `json:"base64,omitempty"`
-	Truncated  bool   `json:"truncated,omitempty"`
-	Compressed bool   `json:"compressed,omitempty"`
-	Incomplete bool   `json:"incomplete,omitempty"`
+	Type       string  `json:"type"`
+	Conn       ConnID  `json:"conn"`
+	From       string  `json:"from"`
+	Opcode     string  `json:"opcode"`
+	Time       string  `json:"time"`
+	Size       int64   `json:"size"`
+	Text       *string `json:"text,omitempty"`   // text messages that are valid UTF-8, even when empty
+	Base64     *string `json:"base64,omitempty"` // everything else
+	Truncated  bool    `json:"truncated,omitempty"`
+	Compressed bool    `json:"compressed,omitempty"`
+	Incomplete bool    `json:"incomplete,omitempty"`
 }
 
 type jsonClose struct {
@@ -151,10 +151,11 @@ func (e *JSONEncoder) Encode(rec Record) error {
 		m := jsonMessage{Type: "message", Conn: r.Conn, From: r.Dir.From(), Opcode: r.Opcode.String(),
 			Time: JSONTime(r.Time), Size: r.Size, Truncated: r.Truncated || r.Cut, Compressed: r.Compressed,
 			Incomplete: r.Incomplete}
-		if r.Opcode == OpText {
-			m.Text, m.Base64 = textOrBase64(r.Data)
+		if text, b64 := textOrBase64(r.Data); r.Opcode == OpText && b64 == "" {
+			m.Text = &text
 		} else {
-			m.Base64 = base64.StdEncoding.EncodeToString(r.Data)
+			b64 = base64.StdEncoding.EncodeToString(r.Data)
+			m.Base64 = &b64
 		}
 		v = m
 	case *Chunk:

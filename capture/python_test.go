@@ -1,0 +1,409 @@
+package capture
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// The reference reader in the docs must print what `wstap show --format
+// jsonl` prints (DESIGN.md section 3: "keep such a script in the docs and
+// test it").
+const pyScript = "../docs/examples/read_capture.py"
+
+// pyInterpreter returns a Python 3 that can import zstandard and cbor2. It
+// skips the test when there is none, except in CI, where it fails.
+func pyInterpreter(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"/usr/bin/python3", "python3"} {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		err = exec.CommandContext(ctx, path, "-c", "import zstandard, cbor2").Run()
+		cancel()
+		if err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("no python3 can import zstandard and cbor2; install python3-zstandard and python3-cbor2")
+	}
+	t.Skip("no python3 with zstandard and cbor2")
+	return ""
+}
+
+// pyRun runs the script on path and returns its stdout lines and stderr.
+func pyRun(t *testing.T, py, path string) (lines []string, stderr string, exit int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, pyScript, path)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s %s: %v", pyScript, path, ctx.Err())
+	}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		exit = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("run %s: %v", pyScript, err)
+	}
+	return splitLines(out.String()), errb.String(), exit
+}
+
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+}
+
+// goJSONL renders path as `wstap show --format jsonl` does and returns the
+// lines and the error that ended the records (a *TailError at a torn tail).
+func goJSONL(t *testing.T, path string) ([]string, error) {
+	t.Helper()
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var buf bytes.Buffer
+	enc := NewJSONEncoder(&buf)
+	var end error
+	for rec, err := range r.Messages(Filter{}, AssembleOptions{}) {
+		if err != nil {
+			end = err
+			break
+		}
+		if err := enc.Encode(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return splitLines(buf.String()), end
+}
+
+// pyCompare checks that the script's lines equal wstap's, as parsed JSON,
+// with the same top-level keys in the same order.
+func pyCompare(t *testing.T, got, want []string) {
+	t.Helper()
+	for i := range max(len(got), len(want)) {
+		if i >= len(got) || i >= len(want) {
+			t.Errorf("line %d: script printed %d lines, wstap %d", i+1, len(got), len(want))
+			return
+		}
+		var g, w any
+		if err := json.Unmarshal([]byte(got[i]), &g); err != nil {
+			t.Fatalf("line %d of the script's output: %v\n%s", i+1, err, short(got[i]))
+		}
+		if err := json.Unmarshal([]byte(want[i]), &w); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(g, w) || !slices.Equal(jsonKeys(t, got[i]), jsonKeys(t, want[i])) {
+			t.Errorf("line %d:\nscript %s\n wstap %s", i+1, short(got[i]), short(want[i]))
+		}
+	}
+}
+
+// short cuts a line for a failure message: some hold 800 KiB of base64.
+func short(s string) string {
+	if len(s) > 400 {
+		return s[:400] + "…"
+	}
+	return s
+}
+
+// jsonKeys returns the top-level keys of a JSON object in order.
+func jsonKeys(t *testing.T, line string) []string {
+	t.Helper()
+	d := json.NewDecoder(strings.NewReader(line))
+	if _, err := d.Token(); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for d.More() {
+		k, err := d.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k.(string))
+		var skip json.RawMessage
+		if err := d.Decode(&skip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+// pyGroups returns records of every kind in groups; the writer flushes after
+// each group, so the file has several chunks and checkpoints between them.
+// Only connection 3 has a message open at the end of the file: with several,
+// the order of their incomplete messages is not fixed.
+func pyGroups() [][]Record {
+	rng := rand.New(rand.NewPCG(1, 2))
+	noise := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.IntN(64)) // compresses a little, not to nothing
+		}
+		return b
+	}
+	chunk := func(ms int, dir Direction, op Opcode, first, last bool, data []byte) *Chunk {
+		return &Chunk{Conn: 2, Time: at(ms), Dir: dir, Opcode: op, First: first, Last: last, Data: data}
+	}
+	cet := time.FixedZone("", 3600)
+	return [][]Record{
+		sampleRecords(), // connection 1, exchange 1, a capture-wide event
+		{
+			&ConnOpen{Time: at(100), URL: "wss://api.example.test/v1/stream?q=ü", Mode: "reverse",
+				ClientAddr: "[::1]:40000", ServerAddr: "127.0.0.1:8443",
+				RequestHeaders:  http.Header{"Origin": {"https://app.example.test"}, "X-Multi": {"a", "b", ""}},
+				ResponseHeaders: http.Header{"Set-Cookie": {"token=s3cr3t; HttpOnly"}},
+				Status:          101, ResponseBody: []byte("ok\xff"),
+				ClientTLS: &TLSInfo{SNI: "api.example.test", Chain: []CertInfo{
+					{Subject: "CN=api.example.test", Issuer: "CN=wstap CA", NotAfter: time.Date(2027, 1, 2, 3, 4, 5, 600, cet)},
+					{Subject: "CN=wstap CA"}}},
+				ServerTLS: &TLSInfo{}},
+			&Frame{Conn: 2, Time: at(101), Dir: ClientToServer, Fin: true, Opcode: OpText, Masked: true, Length: 50},
+			chunk(101, ClientToServer, OpText, true, true,
+				[]byte("héllo 世界 🎉 <b>&amp;</b> \u2028\u2029 \x00\x01\x08\x0c\x1f\x7f\t\n\"\\")),
+			chunk(102, ServerToClient, OpBinary, true, true, []byte{0, 1, 2, 0xfe, 0xff}),
+			chunk(103, ProxyToServer, OpPing, true, true, []byte("heartbeat")),
+			chunk(104, ServerToClient, OpPong, true, true, nil),
+			// A fragmented text message with a ping and an event between its chunks.
+			&Chunk{Conn: 2, Time: at(105), Dir: ServerToClient, Opcode: OpText, First: true, Compressed: true, Data: []byte("part1 ")},
+			chunk(106, ServerToClient, OpPing, true, true, []byte{0x80}),
+			chunk(107, ServerToClient, OpText, false, false, []byte("pärt2 ")),
+			&Event{Conn: 2, Time: at(107), Kind: EventViolation, Detail: "ping inside a fragmented message"},
+			chunk(108, ServerToClient, OpText, false, true, []byte("part3")),
+			chunk(109, ClientToServer, OpText, true, true, nil),                    // empty text
+			chunk(110, ClientToServer, OpText, true, true, []byte("bad \xc3\x28")), // invalid UTF-8
+			chunk(111, ServerToClient, OpBinary, true, true, noise(600<<10)),       // split by the writer
+		},
+		{
+			// Fragmented, with a first fragment larger than MaxChunk.
+			chunk(200, ClientToServer, OpBinary, true, false, noise(300<<10)),
+			&Chunk{Conn: 2, Time: at(201), Dir: ClientToServer, Opcode: OpBinary, Last: true, Truncated: true, Data: noise(10)},
+			// A message cut short by the next one.
+			chunk(202, ServerToClient, OpText, true, false, []byte("abandoned")),
+			chunk(203, ServerToClient, OpText, true, true, []byte("next")),
+			&Close{Conn: 2, Time: at(204), Dir: ServerToClient, Code: 1002, Reason: "a\xff\xfeb\xe2\x82c"},
+			chunk(205, ClientToServer, OpBinary, true, false, []byte("unfinished")),
+			&End{Conn: 2, Time: at(206), Error: "upstream: connection reset"},
+			&HTTP{Time: at(207), Method: "POST", URL: "http://example.test/upload?x=1", Status: 201,
+				RequestHeaders: http.Header{"Content-Type": {"application/octet-stream"}},
+				RequestBody:    []byte{0xff, 0, 1}, RequestSize: 10,
+				ResponseBody: []byte(`{"id":"ü"}`), ResponseSize: 11, Duration: 1234567},
+			&HTTP{Time: at(208), Method: "GET", URL: "http://down.example.test/", Duration: 250, Error: "connection refused"},
+			&Event{Conn: 0, Time: time.Unix(0, -5e8), Kind: EventNote, Detail: "before 1970"},
+			&Event{Conn: 0, Kind: EventError, Detail: "no time"},
+		},
+		{
+			&ConnOpen{Time: at(300), URL: "ws://127.0.0.1:9/"},
+			&Chunk{Conn: 3, Time: at(301), Dir: ClientToServer, Opcode: OpText, First: true, Data: []byte("tail")},
+		},
+	}
+}
+
+// pyWrite writes the groups to a new capture at path, flushing after each,
+// and returns the open writer.
+func pyWrite(t *testing.T, path string, groups [][]Record) *Writer {
+	t.Helper()
+	w, err := Create(path, Options{CheckpointChunks: 2, FlushInterval: time.Hour, FlushSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups {
+		for _, r := range g {
+			switch r := r.(type) {
+			case *ConnOpen:
+				c := *r
+				_, err = w.Open(&c)
+			case *HTTP:
+				x := *r
+				_, err = w.HTTP(&x)
+			default:
+				err = w.Append(r)
+			}
+			if err != nil {
+				t.Fatalf("append %T: %v", r, err)
+			}
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+func TestPythonReaderMatchesJSONL(t *testing.T) {
+	py := pyInterpreter(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "every.wstap")
+	if err := pyWrite(t, path, pyGroups()).Close(); err != nil {
+		t.Fatal(err)
+	}
+	want, err := goJSONL(t, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) < 25 {
+		t.Fatalf("wstap printed only %d lines", len(want))
+	}
+	got, stderr, exit := pyRun(t, py, path)
+	if exit != 0 || stderr != "" {
+		t.Errorf("script exited %d, stderr %q; want 0 and nothing", exit, stderr)
+	}
+	pyCompare(t, got, want)
+
+	full, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks := r.chunks
+	r.Close()
+	if len(chunks) < 6 {
+		t.Fatalf("capture has %d chunks, want several", len(chunks))
+	}
+	mid := chunks[len(chunks)/2]
+	dataOff := mid.Offset + frameHeadSize + chunkHeaderSize
+	cases := []struct {
+		name string
+		data []byte
+	}{
+		{"torn", full[:dataOff+int64(mid.CLen)/2]},
+		{"bitflip", func() []byte {
+			b := bytes.Clone(full)
+			b[dataOff+int64(mid.CLen)/2] ^= 0x10
+			return b
+		}()},
+		{"zeroed", append(bytes.Clone(full[:mid.Offset]), make([]byte, 4096)...)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(dir, c.name+".wstap")
+			if err := os.WriteFile(p, c.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			want, end := goJSONL(t, p)
+			var te *TailError
+			if !errors.As(end, &te) || te.Offset != mid.Offset {
+				t.Fatalf("wstap ended with %v, want a torn tail at offset %d", end, mid.Offset)
+			}
+			got, stderr, exit := pyRun(t, py, p)
+			if exit != 0 {
+				t.Errorf("script exited %d, want 0; stderr %q", exit, stderr)
+			}
+			if !strings.Contains(stderr, "warning") || !strings.Contains(stderr, "offset "+strconv.FormatInt(mid.Offset, 10)) {
+				t.Errorf("script stderr = %q, want a warning naming offset %d", stderr, mid.Offset)
+			}
+			pyCompare(t, got, want)
+		})
+	}
+}
+
+// TestPythonReaderForwardCompatible appends a chunk of records from a newer
+// format revision (an unknown kind, extra trailing elements) to a capture
+// without a footer: both readers skip what they do not know.
+func TestPythonReaderForwardCompatible(t *testing.T) {
+	py := pyInterpreter(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.wstap")
+	w := pyWrite(t, path, [][]Record{sampleRecords()})
+	prefix, err := os.ReadFile(path) // header and chunks, no checkpoint or footer yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ts := at(50).UnixNano()
+	var raw []byte
+	raw = appendHead(raw, majorArray, 4) // kind 99: unknown to format 1
+	raw = appendUint(raw, 99)
+	raw = appendUint(raw, 1)
+	raw = appendInt(raw, ts)
+	raw = appendText(raw, "from the future")
+	raw = appendHead(raw, majorArray, 6) // an event with one element more
+	raw = appendUint(raw, uint64(KindEvent))
+	raw = appendUint(raw, 0)
+	raw = appendInt(raw, ts)
+	raw = appendText(raw, EventNote)
+	raw = appendText(raw, "extra element")
+	raw = appendHead(raw, majorMap, 1)
+	raw = appendText(raw, "new")
+	raw = appendBool(raw, true)
+	raw = appendHead(raw, majorArray, 8) // a chunk with one element more
+	raw = appendUint(raw, uint64(KindChunk))
+	raw = appendUint(raw, 1)
+	raw = appendInt(raw, ts+1)
+	raw = appendUint(raw, uint64(ServerToClient))
+	raw = appendUint(raw, uint64(OpText))
+	raw = appendUint(raw, chunkFirst|chunkLast)
+	raw = appendBytes(raw, []byte("later"))
+	raw = appendUint(raw, 7)
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := enc.EncodeAll(raw, nil)
+	enc.Close()
+	h := chunkHeader{clen: uint32(len(frame)), ulen: uint32(len(raw)), crc: crc32c(frame), nrec: 3,
+		seq0: uint64(len(sampleRecords())), t0: ts, t1: ts + 1}
+	file := appendSkippable(prefix, 0x184D2A5E, []byte("a skippable frame of another kind"))
+	file = append(h.append(file), frame...)
+	p := filepath.Join(dir, "future.wstap")
+	if err := os.WriteFile(p, file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want, end := goJSONL(t, p)
+	if end != nil {
+		t.Fatal(end)
+	}
+	if len(want) == 0 || !strings.Contains(want[len(want)-1], `"text":"later"`) || strings.Contains(strings.Join(want, "\n"), "future") {
+		t.Fatalf("wstap did not skip the unknown record: %q", want)
+	}
+	got, stderr, exit := pyRun(t, py, p)
+	if exit != 0 || stderr != "" {
+		t.Errorf("script exited %d, stderr %q; want 0 and nothing", exit, stderr)
+	}
+	pyCompare(t, got, want)
+
+	// A file from a newer format is refused. The header checksum covers only
+	// the metadata, so bumping the version keeps the file otherwise valid.
+	newer := bytes.Clone(file)
+	newer[frameHeadSize+len(fileMagic)] = Version + 1
+	p = filepath.Join(dir, "newer.wstap")
+	if err := os.WriteFile(p, newer, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(p); err == nil || !strings.Contains(err.Error(), "written by a newer wstap (format 2)") {
+		t.Errorf("Open(newer) = %v, want a newer-format error", err)
+	}
+	got, stderr, exit = pyRun(t, py, p)
+	if exit != 1 || len(got) != 0 || !strings.Contains(stderr, "written by a newer wstap (format 2)") {
+		t.Errorf("script on a newer file: exit %d, %d lines, stderr %q; want 1, 0, a newer-format error", exit, len(got), stderr)
+	}
+}
