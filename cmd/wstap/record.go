@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/wstap/wstap/capture"
+	"github.com/wstap/wstap/certs"
+	"github.com/wstap/wstap/proxy"
+)
+
+type recordOptions struct {
+	listen      string
+	output      string
+	upstream    string
+	insecure    bool
+	upstreamCAs []string
+	clientCert  string
+	clientKey   string
+	allowRemote bool
+	redact      []string
+
+	upstreamRoots *x509.CertPool // trusted for upstreams instead of the system roots (the demo's own server)
+}
+
+func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.listen, "listen", "l", envOr("WSTAP_LISTEN", "127.0.0.1:8080"), "address to listen on (default: $WSTAP_LISTEN or 127.0.0.1:8080)")
+	fs.StringVarP(&o.output, "output", "o", "", "capture file to write (default: ./captures/wstap-<time>.wstap)")
+	fs.StringVar(&o.upstream, "upstream", "", "reverse mode: relay every WebSocket to this ws:// or wss:// URL")
+	fs.BoolVar(&o.insecure, "insecure", false, "do not verify upstream TLS certificates")
+	fs.StringArrayVar(&o.upstreamCAs, "upstream-ca", nil, "PEM file of a CA (or self-signed certificate) to trust for upstreams; repeatable")
+	fs.StringVar(&o.clientCert, "client-cert", "", "PEM client certificate for upstreams that require mTLS")
+	fs.StringVar(&o.clientKey, "client-key", "", "PEM key of --client-cert")
+	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow listening on a non-loopback address")
+	fs.StringSliceVar(&o.redact, "redact", nil, "request headers to redact in the capture, e.g. Authorization,Cookie")
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func newRecordCommand(g *globalOptions) *cobra.Command {
+	opts := &recordOptions{}
+	cmd := &cobra.Command{
+		Use:   "record",
+		Short: "Run the proxy and record WebSocket traffic to a capture file",
+		Long: `Run wstap's recording proxy.
+
+Explicit mode (default): point clients at http://LISTEN as their HTTP proxy.
+ws:// and wss:// (through CONNECT, with TLS intercepted by wstap's CA) are
+relayed frame for frame and recorded; other HTTP passes through.
+
+Reverse mode (--upstream URL): clients connect to ws://LISTEN as if it were
+the server; wstap dials URL.
+
+Trust wstap's CA (wstap ca export) in the client to intercept wss://.
+SIGINT or SIGTERM closes live connections with 1001, flushes the capture and
+prints a summary; a second SIGINT exits at once.
+` + exitStatusHelp,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRecord(cmd.Context(), g, opts, args)
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// recorder is a running proxy with its capture, listener and CA.
+type recorder struct {
+	proxy   *proxy.Proxy
+	capture *capture.Writer
+	ca      *certs.Authority
+	ln      net.Listener
+	srv     *http.Server
+	served  chan error
+}
+
+// startRecorder opens the capture, loads the CA and starts serving the
+// proxy.
+func startRecorder(g *globalOptions, opts *recordOptions, log *slog.Logger) (*recorder, error) {
+	if err := checkListen(opts.listen, opts.allowRemote); err != nil {
+		return nil, err
+	}
+	upTLS, err := upstreamTLS(opts)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := certs.DefaultDir()
+	if err != nil {
+		return nil, err
+	}
+	ca, _, err := certs.LoadOrCreate(dir, certs.Options{})
+	if err != nil {
+		return nil, err
+	}
+	path := opts.output
+	if path == "" {
+		if path, err = defaultCapturePath("wstap"); err != nil {
+			return nil, err
+		}
+	}
+	w, err := capture.Create(path, capture.Options{Tool: "wstap " + versionString()})
+	if err != nil {
+		return nil, err
+	}
+	p, err := proxy.New(proxy.Options{Sink: w, Upstream: opts.upstream, GetCertificate: ca.GetCertificate,
+		UpstreamTLS: upTLS, Redact: opts.redact, Logger: log})
+	if err != nil {
+		w.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", opts.listen)
+	if err != nil {
+		w.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("listen on %s: %w", opts.listen, err)
+	}
+	r := &recorder{proxy: p, capture: w, ca: ca, ln: ln, served: make(chan error, 1),
+		srv: &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second}}
+	go func() { r.served <- r.srv.Serve(ln) }()
+	return r, nil
+}
+
+// stop closes the listener, closes live connections with 1001 (waiting up
+// to grace), then flushes and closes the capture.
+func (r *recorder) stop(grace time.Duration) error {
+	r.srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	r.proxy.Shutdown(ctx)
+	err := r.capture.Close()
+	return errors.Join(err, r.proxy.Err())
+}
+
+func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []string) error {
+	log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	r, err := startRecorder(g, opts, log)
+	if err != nil {
+		return err
+	}
+	mode := "explicit proxy: set http://" + r.ln.Addr().String() + " as the client's HTTP proxy"
+	if opts.upstream != "" {
+		mode = "reverse mode: connect clients to ws://" + r.ln.Addr().String() + " (relayed to " + opts.upstream + ")"
+	}
+	fmt.Fprintf(g.stdout, "wstap %s\n  listening  %s\n  %s\n  capture    %s\n  CA         %s\n",
+		versionString(), r.ln.Addr(), mode, r.capture.Path(), r.ca.CertPath())
+
+	stopCounter := startCounter(g.stderr, r.proxy)
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-r.served:
+	}
+	stopCounter()
+	// A second interrupt exits at once; what was flushed stays readable.
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt)
+	defer signal.Stop(again)
+	go func() {
+		if _, ok := <-again; ok {
+			fmt.Fprintln(g.stderr, "wstap: interrupted again; exiting without waiting")
+			os.Exit(130)
+		}
+	}()
+	fmt.Fprintln(g.stderr, "wstap: stopping: closing live connections (1001) and flushing the capture")
+	err = r.stop(5 * time.Second)
+	c := r.proxy.Counters()
+	fmt.Fprintf(g.stdout, "recorded %d WebSocket connection(s), %d message(s), %s of payload into %s\n",
+		c.Total.Load(), c.Messages.Load(), humanBytes(c.Bytes.Load()), r.capture.Path())
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(fmt.Errorf("serve: %w", serveErr), err)
+	}
+	return err
+}
+
+// startCounter shows a one-line live counter on stderr when it is a
+// terminal, and nothing otherwise. It returns a function that stops it.
+func startCounter(w io.Writer, p *proxy.Proxy) func() {
+	f, ok := w.(*os.File)
+	if !ok || !isTerminal(f) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			c := p.Counters()
+			fmt.Fprintf(f, "\r\x1b[K%d open · %d total · %d msgs · %s", c.Open.Load(), c.Total.Load(),
+				c.Messages.Load(), humanBytes(c.Bytes.Load()))
+			select {
+			case <-done:
+				fmt.Fprint(f, "\r\x1b[K")
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// checkListen refuses a non-loopback address unless remote use is allowed.
+func checkListen(addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("--listen %q: %v", addr, err)
+	}
+	if allowRemote {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return usagef("--listen %s is not a loopback address; pass --allow-remote to serve other machines", addr)
+	}
+	return nil
+}
+
+// upstreamTLS builds the TLS configuration for dialling upstreams.
+func upstreamTLS(o *recordOptions) (*tls.Config, error) {
+	cfg := &tls.Config{InsecureSkipVerify: o.insecure, RootCAs: o.upstreamRoots}
+	if len(o.upstreamCAs) > 0 {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		for _, path := range o.upstreamCAs {
+			pem, err := os.ReadFile(path)
+			if err != nil {
+				return nil, fmt.Errorf("--upstream-ca: %w", err)
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--upstream-ca %s: no PEM certificate in the file", path)
+			}
+		}
+		cfg.RootCAs = pool
+	}
+	if (o.clientCert == "") != (o.clientKey == "") {
+		return nil, usagef("--client-cert and --client-key go together")
+	}
+	if o.clientCert != "" {
+		kp, err := tls.LoadX509KeyPair(o.clientCert, o.clientKey)
+		if err != nil {
+			return nil, fmt.Errorf("--client-cert: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{kp}
+	}
+	return cfg, nil
+}
+
+// defaultCapturePath is ./captures/<prefix>-<UTC time>.wstap, creating the
+// directory (0700) if needed.
+func defaultCapturePath(prefix string) (string, error) {
+	dir := "captures"
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create %s: %w", dir, err)
+	}
+	name := fmt.Sprintf("%s-%s.wstap", prefix, time.Now().UTC().Format("20060102-150405.000"))
+	return filepath.Join(dir, name), nil
+}
