@@ -211,7 +211,90 @@ func appendRecord(b []byte, r Record) ([]byte, error) {
 // (Chunk.Data, bodies) are copies, so the record outlives d's buffer. An
 // unknown kind yields (nil, kind, nil) after skipping the item, so readers can
 // step over records from a newer minor revision of the format.
-func decodeRecord(d *cborDec) (Record, Kind, error) {
+func decodeRecord(d *cborDec) (Record, Kind, error) { return decodeRecordIn(d, nil) }
+
+// recAlloc hands out the Frame and Chunk records of a reader, and the
+// payloads of small chunks, from shared blocks: decoding then costs a few
+// allocations per chunk instead of two per record. A record kept by the
+// caller keeps its blocks alive; they are small (recBlock records,
+// dataBlock bytes) to bound that.
+//
+// With transient set, the records only live until reset: blocks are reused
+// and Chunk.Data points into the decoder's buffer, not copied. The reader
+// folds records into summaries that way.
+type recAlloc struct {
+	transient bool
+	frames    []Frame
+	chunks    []Chunk
+	data      []byte
+}
+
+const (
+	recBlock   = 64
+	dataBlock  = 16 << 10
+	smallChunk = 512 // payloads up to this size share data blocks
+)
+
+func (a *recAlloc) frame() *Frame {
+	if a == nil {
+		return new(Frame)
+	}
+	if len(a.frames) == cap(a.frames) {
+		a.frames = make([]Frame, 0, max(recBlock, 2*cap(a.frames)*btoi(a.transient)))
+	}
+	a.frames = a.frames[:len(a.frames)+1]
+	return &a.frames[len(a.frames)-1]
+}
+
+func (a *recAlloc) chunk() *Chunk {
+	if a == nil {
+		return new(Chunk)
+	}
+	if len(a.chunks) == cap(a.chunks) {
+		a.chunks = make([]Chunk, 0, max(recBlock, 2*cap(a.chunks)*btoi(a.transient)))
+	}
+	a.chunks = a.chunks[:len(a.chunks)+1]
+	return &a.chunks[len(a.chunks)-1]
+}
+
+// bytes returns p, copied unless the allocator is transient. Like append
+// to nil, it returns nil for an empty p.
+func (a *recAlloc) bytes(p []byte) []byte {
+	switch {
+	case len(p) == 0:
+		return nil
+	case a == nil:
+		return append([]byte(nil), p...)
+	case a.transient:
+		return p[:len(p):len(p)]
+	case len(p) > smallChunk:
+		return append([]byte(nil), p...)
+	}
+	if cap(a.data)-len(a.data) < len(p) {
+		a.data = make([]byte, 0, dataBlock)
+	}
+	start := len(a.data)
+	a.data = append(a.data, p...)
+	return a.data[start:len(a.data):len(a.data)]
+}
+
+// reset recycles a transient allocator's records.
+func (a *recAlloc) reset() {
+	if a.transient {
+		a.frames, a.chunks = a.frames[:0], a.chunks[:0]
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// decodeRecordIn is decodeRecord with Frame and Chunk records from a (nil:
+// plain allocations).
+func decodeRecordIn(d *cborDec, a *recAlloc) (Record, Kind, error) {
 	start := d.off
 	n, err := d.array()
 	if err != nil || n < 3 {
@@ -252,8 +335,10 @@ func decodeRecord(d *cborDec) (Record, Kind, error) {
 		if e := firstErr(e1, e2, e3, e4); e != nil || dir > 255 || b0 > 255 {
 			return nil, 0, errCBOR
 		}
-		rec = &Frame{Conn: conn, Time: t, Dir: Direction(dir), Fin: b0&0x80 != 0, RSV: uint8(b0>>4) & 7,
+		f := a.frame()
+		*f = Frame{Conn: conn, Time: t, Dir: Direction(dir), Fin: b0&0x80 != 0, RSV: uint8(b0>>4) & 7,
 			Opcode: Opcode(b0 & 0xf), Masked: masked, Length: length}
+		rec = f
 	case KindChunk:
 		dir, e1 := d.uint()
 		op, e2 := d.uint()
@@ -262,9 +347,18 @@ func decodeRecord(d *cborDec) (Record, Kind, error) {
 		if e := firstErr(e1, e2, e3, e4); e != nil || dir > 255 || op > 255 {
 			return nil, 0, errCBOR
 		}
-		rec = &Chunk{Conn: conn, Time: t, Dir: Direction(dir), Opcode: Opcode(op),
+		var c *Chunk
+		if len(data) > smallChunk && a != nil && !a.transient {
+			// Not from a block: a block slot would keep this big payload
+			// alive as long as any record of the block lives.
+			c = new(Chunk)
+		} else {
+			c = a.chunk()
+		}
+		*c = Chunk{Conn: conn, Time: t, Dir: Direction(dir), Opcode: Opcode(op),
 			First: fl&chunkFirst != 0, Last: fl&chunkLast != 0, Compressed: fl&chunkCompressed != 0,
-			Truncated: fl&chunkTruncated != 0, Data: append([]byte(nil), data...)}
+			Truncated: fl&chunkTruncated != 0, Data: a.bytes(data)}
+		rec = c
 	case KindClose:
 		dir, e1 := d.uint()
 		code, e2 := d.int()

@@ -92,7 +92,8 @@ func Assemble(src iter.Seq2[Record, error], opts AssembleOptions) iter.Seq2[Reco
 			case *Chunk:
 				k := msgKey{r.Conn, r.Dir, r.Opcode.IsControl()}
 				m := open[k]
-				if m == nil || r.First {
+				fresh := m == nil || r.First
+				if fresh {
 					if m != nil { // a new message began before the last one ended
 						delete(open, k)
 						m.Incomplete = true
@@ -103,7 +104,9 @@ func Assemble(src iter.Seq2[Record, error], opts AssembleOptions) iter.Seq2[Reco
 					index[r.Conn]++
 					m = &Message{Conn: r.Conn, Dir: r.Dir, Opcode: r.Opcode, Time: r.Time, Index: index[r.Conn],
 						Compressed: r.Compressed}
-					open[k] = m
+					if !r.Last { // a single-chunk message (the common case) never enters the map
+						open[k] = m
+					}
 				}
 				m.Size += int64(len(r.Data))
 				m.End = r.Time
@@ -116,7 +119,9 @@ func Assemble(src iter.Seq2[Record, error], opts AssembleOptions) iter.Seq2[Reco
 					m.Data = append(m.Data, r.Data...)
 				}
 				if r.Last {
-					delete(open, k)
+					if !fresh {
+						delete(open, k)
+					}
 					if !yield(m, nil) {
 						return
 					}

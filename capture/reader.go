@@ -29,14 +29,17 @@ type Reader struct {
 	covered int                     // chunks[:covered] have known connection sets
 	conns   map[ConnID]*ConnSummary // summaries, newest state
 	http    []HTTPSummary
-	final   bool       // the footer was seen: the writer closed the file
-	scanned int64      // offset up to which frames are known to be good
-	tail    *TailError // bad or incomplete data at scanned, if any
-	skipped int        // records of unknown kinds stepped over
+	final   bool          // the footer was seen: the writer closed the file
+	scanned int64         // offset up to which frames are known to be good
+	tail    *TailError    // bad or incomplete data at scanned, if any
+	skipped map[int64]int // records of unknown kinds stepped over, by chunk offset
 
-	dec  *zstd.Decoder
-	cbuf []byte // compressed chunk
-	ubuf []byte // decompressed chunk
+	dec     *zstd.Decoder
+	cbuf    []byte   // chunk header and compressed chunk
+	ubuf    []byte   // decompressed chunk
+	keep    recAlloc // records handed to the caller
+	scratch recAlloc // records folded and dropped (transient)
+	recs    []Record // foldUncovered's records of one chunk
 }
 
 // Open opens the capture at path and loads its index: from the footer of a
@@ -109,8 +112,15 @@ func (r *Reader) Tail() error {
 }
 
 // Skipped returns how many records of kinds this version does not know were
-// stepped over so far.
-func (r *Reader) Skipped() int { return r.skipped }
+// stepped over in the chunks read so far. Each is counted once, however
+// often its chunk is read.
+func (r *Reader) Skipped() int {
+	n := 0
+	for _, k := range r.skipped {
+		n += k
+	}
+	return n
+}
 
 // Conns returns the summaries of all connections, in ID order.
 func (r *Reader) Conns() []ConnSummary {
@@ -257,7 +267,13 @@ func (r *Reader) applyCheckpoint(cp *checkpoint) {
 	for _, s := range cp.Conns {
 		r.conns[s.Conn] = &s
 	}
-	r.http = append(r.http, cp.HTTP...)
+	// A checkpoint read by Refresh may cover chunks whose exchanges were
+	// folded already; IDs rise in file order, so keep only the new ones.
+	for _, x := range cp.HTTP {
+		if n := len(r.http); n == 0 || x.ID > r.http[n-1].ID {
+			r.http = append(r.http, x)
+		}
+	}
 }
 
 // chunkAt finds the chunk whose frame starts at off.
@@ -336,18 +352,24 @@ func (r *Reader) scan() {
 // connection sets and bring the summaries up to date. A chunk that fails to
 // decode becomes the torn tail.
 func (r *Reader) foldUncovered() {
+	r.scratch.transient = true
 	for i := r.covered; i < len(r.chunks); i++ {
 		e := &r.chunks[i]
-		recs, err := r.readChunk(e)
+		r.scratch.reset()
+		recs, err := r.decodeChunk(e, &r.scratch, r.recs[:0])
 		if err != nil {
 			r.truncate(i, err)
 			return
 		}
+		r.recs = recs
 		conns := []ConnID{}
-		for _, rec := range recs {
-			c := rec.ConnID()
-			if j, ok := slices.BinarySearch(conns, c); !ok {
-				conns = slices.Insert(conns, j, c)
+		prev := ConnID(0)
+		for k, rec := range recs {
+			if c := rec.ConnID(); k == 0 || c != prev {
+				if j, ok := slices.BinarySearch(conns, c); !ok {
+					conns = slices.Insert(conns, j, c)
+				}
+				prev = c
 			}
 			r.fold(rec)
 		}
@@ -384,51 +406,61 @@ func (r *Reader) truncate(i int, err error) {
 
 // readChunk reads, verifies and decodes one chunk's records.
 func (r *Reader) readChunk(e *chunkEntry) ([]Record, error) {
-	dataOff := e.Offset + frameHeadSize + chunkHeaderSize
-	r.cbuf = slices.Grow(r.cbuf[:0], int(e.CLen))[:e.CLen]
-	if _, err := r.ra.ReadAt(r.cbuf, dataOff); err != nil {
+	return r.decodeChunk(e, &r.keep, nil)
+}
+
+// decodeChunk reads, verifies and decodes one chunk's records, taking them
+// from a and appending them to recs (a new slice when nil).
+func (r *Reader) decodeChunk(e *chunkEntry, a *recAlloc, recs []Record) ([]Record, error) {
+	// The chunk header (it carries the CRC, which the index does not keep)
+	// and the frame, in one read. A damaged index must not size the buffer.
+	if e.CLen > maxFrameLen || e.Offset < 0 || e.Offset+frameHeadSize+chunkHeaderSize+int64(e.CLen) > r.size {
+		return nil, errors.New("chunk outside the file")
+	}
+	n := chunkHeaderSize + int(e.CLen)
+	r.cbuf = slices.Grow(r.cbuf[:0], n)[:n]
+	if _, err := r.ra.ReadAt(r.cbuf, e.Offset+frameHeadSize); err != nil {
 		return nil, fmt.Errorf("read chunk: %w", err)
 	}
-	h, ok := r.header(e)
-	if !ok {
+	h, ok := parseChunkHeader(r.cbuf[:chunkHeaderSize])
+	if !ok || h.clen != e.CLen {
 		return nil, errors.New("chunk header checksum mismatch")
 	}
-	if crc32c(r.cbuf) != h.crc {
+	frame := r.cbuf[chunkHeaderSize:]
+	if crc32c(frame) != h.crc {
 		return nil, errors.New("chunk checksum mismatch")
 	}
 	var err error
-	r.ubuf, err = r.dec.DecodeAll(r.cbuf, r.ubuf[:0])
+	r.ubuf, err = r.dec.DecodeAll(frame, r.ubuf[:0])
 	if err != nil {
 		return nil, fmt.Errorf("chunk does not decompress: %w", err)
 	}
 	if len(r.ubuf) != int(h.ulen) {
 		return nil, fmt.Errorf("chunk decompressed to %d bytes, header says %d", len(r.ubuf), h.ulen)
 	}
-	recs := make([]Record, 0, h.nrec)
+	if recs == nil {
+		recs = make([]Record, 0, min(int(h.nrec), len(r.ubuf)/4)) // a record takes at least 4 bytes
+	}
 	d := &cborDec{b: r.ubuf}
+	unknown := 0
 	for d.more() {
-		rec, _, err := decodeRecord(d)
+		rec, _, err := decodeRecordIn(d, a)
 		if err != nil {
 			return nil, fmt.Errorf("record %d of chunk: %w", len(recs), err)
 		}
 		if rec == nil {
-			r.skipped++
+			unknown++
 			continue
 		}
 		recs = append(recs, rec)
 	}
-	return recs, nil
-}
-
-// header re-reads the chunk header of e (it carries the CRC, which the index
-// does not keep).
-func (r *Reader) header(e *chunkEntry) (chunkHeader, bool) {
-	p, err := r.readAt(chunkHeaderSize, e.Offset+frameHeadSize)
-	if err != nil {
-		return chunkHeader{}, false
+	if unknown > 0 {
+		if r.skipped == nil {
+			r.skipped = map[int64]int{}
+		}
+		r.skipped[e.Offset] = unknown
 	}
-	h, ok := parseChunkHeader(p)
-	return h, ok && h.clen == e.CLen
+	return recs, nil
 }
 
 // Filter selects records.

@@ -24,21 +24,31 @@ type Options struct {
 	// of 100 ms with room for compression and the write itself.
 	FlushInterval time.Duration
 	// FlushSize seals a batch once its encoded records reach this many
-	// bytes. Default 1 MiB.
+	// bytes. Default 1 MiB. When the writer compresses and writes slower
+	// than FlushSize per FlushInterval/8 (a busy CPU, a slow disk), batches
+	// are sealed smaller, so that FlushInterval stays the bound on a
+	// record's time in memory.
 	FlushSize int
 	// QueueSize bounds the bytes of sealed batches waiting for the disk.
 	// Beyond it Append blocks: a slow disk slows the producers and nothing
-	// is dropped. Default 8 MiB.
+	// is dropped. Default 8 MiB. Append also blocks while the queue holds
+	// more than the writer, at its measured speed, writes in
+	// FlushInterval/4: so a record is in the file at most about
+	// FlushInterval + FlushInterval/8 after its Append returned.
 	QueueSize int
 	// SyncInterval is how often written data is fsynced, bounding the loss
 	// on power failure (a killed process loses nothing already written).
 	// Default 1s; a negative value syncs only on Close.
 	SyncInterval time.Duration
-	// CheckpointInterval and CheckpointChunks say how often an index
-	// checkpoint is appended: after this long or this many chunks since the
-	// last one, whichever comes first. Defaults 10s and 1024.
+	// CheckpointInterval, CheckpointChunks and CheckpointBytes say how
+	// often an index checkpoint is appended: after this long, this many
+	// chunks or this many bytes of records (before compression) since the
+	// last one, whichever comes first. Defaults 10s, 1024 and 64 MiB. The
+	// bytes bound what a reader decompresses to list a file whose writer
+	// died before Close (about 0.1 s for 64 MiB).
 	CheckpointInterval time.Duration
 	CheckpointChunks   int
+	CheckpointBytes    int
 	// Tool names the program in the file header. Default "wstap".
 	Tool string
 }
@@ -61,6 +71,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CheckpointChunks <= 0 {
 		o.CheckpointChunks = 1024
+	}
+	if o.CheckpointBytes <= 0 {
+		o.CheckpointBytes = 64 << 20
 	}
 	if o.Tool == "" {
 		o.Tool = "wstap"
@@ -87,6 +100,13 @@ type batch struct {
 	conns   []ConnID      // sorted set of connections with records here
 	sums    []ConnSummary // summaries of those connections as of the batch's end
 	http    []HTTPSummary // exchanges in the batch
+}
+
+// recycle empties a written b for Writer.free: allocating and zeroing a
+// 1 MiB buffer for every batch is not free. Its conns slice went into the
+// index and is not reused; the other slices are.
+func (b *batch) recycle() {
+	*b = batch{buf: b.buf[:0], sums: b.sums[:0], http: b.http[:0]}
 }
 
 func (b *batch) addConn(c ConnID) {
@@ -122,16 +142,21 @@ type Writer struct {
 	err      error
 	closed   bool
 	stats    Stats
+	rate     float64 // bytes per second the writer goroutine compresses and writes; 0 until measured
+	free     []*batch
 
-	kick    chan struct{} // wakes the writer goroutine
-	closing chan struct{}
-	done    chan struct{}
+	kick     chan struct{} // wakes the writer goroutine
+	closing  chan struct{}
+	done     chan struct{}
+	syncReq  chan struct{} // asks syncLoop for an fsync; closed by finish
+	syncDone chan struct{}
 
 	// Owned by the writer goroutine.
 	enc       *zstd.Encoder
 	off       int64
 	out       []byte
 	pending   []chunkEntry
+	pendRaw   int64 // record bytes in the pending chunks
 	dirty     map[ConnID]ConnSummary
 	httpNew   []HTTPSummary
 	seqDone   uint64 // records written to the file
@@ -177,12 +202,14 @@ func newWriter(f *os.File, path string, opts Options) (*Writer, error) {
 	w := &Writer{
 		opts: opts, f: f, path: path, conns: map[ConnID]*ConnSummary{},
 		kick: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{}),
+		syncReq: make(chan struct{}, 1), syncDone: make(chan struct{}),
 		enc: enc, off: int64(len(hdr)), dirty: map[ConnID]ConnSummary{},
 		lastCP: -1, lastCPAt: time.Now(), lastSync: time.Now(),
 	}
 	w.space = sync.NewCond(&w.mu)
 	w.cur = &batch{}
 	go w.run()
+	go w.syncLoop()
 	return w, nil
 }
 
@@ -233,20 +260,19 @@ func (w *Writer) Append(r Record) error {
 	if err := w.usable(); err != nil {
 		return err
 	}
-	switch r := r.(type) {
+	switch r.(type) {
 	case *ConnOpen:
 		return errors.New("capture: use Writer.Open for open records")
 	case *HTTP:
 		return errors.New("capture: use Writer.HTTP for http records")
-	case *Chunk:
-		if len(r.Data) > MaxChunk {
-			return w.appendSplit(r)
-		}
 	case nil:
 		return errors.New("capture: nil record")
 	}
-	if c := r.ConnID(); c > w.nextConn {
-		return fmt.Errorf("capture: record for unknown connection %d", c)
+	if c := r.ConnID(); c > w.nextConn || (c == 0 && r.Type() != KindEvent) {
+		return fmt.Errorf("capture: %v record for unknown connection %d", r.Type(), c)
+	}
+	if c, ok := r.(*Chunk); ok && len(c.Data) > MaxChunk {
+		return w.appendSplit(c)
 	}
 	return w.appendLocked(r)
 }
@@ -257,6 +283,9 @@ func (w *Writer) appendSplit(c *Chunk) error {
 		n := min(len(data), MaxChunk)
 		part.Data, data = data[:n], data[n:]
 		part.Last = c.Last && len(data) == 0
+		if err := w.usable(); err != nil { // Close may have come while appendLocked waited
+			return err
+		}
 		if err := w.appendLocked(&part); err != nil {
 			return err
 		}
@@ -308,14 +337,37 @@ func (w *Writer) appendLocked(r Record) error {
 		}
 		s.apply(r)
 	}
-	if len(b.buf) >= w.opts.FlushSize {
+	if len(b.buf) >= w.batchLimit() {
 		w.sealLocked()
-		for w.queued > w.opts.QueueSize && w.err == nil {
-			w.space.Wait()
-		}
-		return w.err
 	}
-	return nil
+	for w.queued > w.queueLimit() && w.err == nil {
+		w.space.Wait()
+	}
+	return w.err
+}
+
+// batchLimit is the size at which the current batch is sealed: FlushSize,
+// or less when the writer is slow, so that compressing and writing one
+// batch takes about FlushInterval/8 at most. w.mu is held.
+func (w *Writer) batchLimit() int {
+	return w.limit(w.opts.FlushInterval/8, 16<<10, w.opts.FlushSize)
+}
+
+// queueLimit is the backlog beyond which Append blocks: QueueSize, or what
+// the writer writes in FlushInterval/4 at its measured speed. w.mu is held.
+func (w *Writer) queueLimit() int {
+	return w.limit(w.opts.FlushInterval/4, 64<<10, w.opts.QueueSize)
+}
+
+// limit is the bytes the writer compresses and writes in d at its measured
+// rate, at least floor (the measurement is coarse for tiny batches) and at
+// most ceil. w.mu is held.
+func (w *Writer) limit(d time.Duration, floor, ceil int) int {
+	n := floor
+	if w.rate > 0 {
+		n = max(n, int(min(w.rate*d.Seconds(), float64(ceil))))
+	}
+	return min(n, ceil)
 }
 
 // sealLocked moves the current batch to the queue. w.mu is held.
@@ -331,7 +383,11 @@ func (w *Writer) sealLocked() {
 	}
 	w.queue = append(w.queue, b)
 	w.queued += len(b.buf)
-	w.cur = &batch{buf: make([]byte, 0, min(cap(b.buf), w.opts.FlushSize+MaxChunk+1024))}
+	if n := len(w.free); n > 0 {
+		w.cur, w.free = w.free[n-1], w.free[:n-1]
+	} else {
+		w.cur = &batch{buf: make([]byte, 0, min(cap(b.buf), w.opts.FlushSize+MaxChunk+1024))}
+	}
 	select {
 	case w.kick <- struct{}{}:
 	default:
@@ -454,6 +510,10 @@ func (w *Writer) drain() {
 		if err != nil && w.err == nil {
 			w.err = err
 		}
+		if len(w.free) < 2 && cap(b.buf) <= w.opts.FlushSize+MaxChunk+64<<10 {
+			b.recycle()
+			w.free = append(w.free, b)
+		}
 		w.space.Broadcast()
 		w.mu.Unlock()
 		if err == nil && !failed {
@@ -465,6 +525,7 @@ func (w *Writer) drain() {
 // writeBatch compresses b into one zstd frame and writes it behind its chunk
 // header in a single write.
 func (w *Writer) writeBatch(b *batch) error {
+	start := time.Now()
 	var room [frameHeadSize + chunkHeaderSize]byte
 	w.out = append(w.out[:0], room[:]...)
 	w.out = w.enc.EncodeAll(b.buf, w.out)
@@ -477,6 +538,7 @@ func (w *Writer) writeBatch(b *batch) error {
 	}
 	w.pending = append(w.pending, chunkEntry{Offset: w.off - int64(len(w.out)), CLen: h.clen, ULen: h.ulen,
 		NRec: h.nrec, Seq0: h.seq0, T0: h.t0, T1: h.t1, Conns: b.conns})
+	w.pendRaw += int64(h.ulen)
 	w.seqDone = h.seq0 + uint64(h.nrec)
 	for _, s := range b.sums {
 		w.dirty[s.Conn] = s
@@ -486,6 +548,15 @@ func (w *Writer) writeBatch(b *batch) error {
 	w.stats.Chunks++
 	w.stats.RawBytes += uint64(len(b.buf))
 	w.stats.FileBytes = w.off
+	// The speed behind batchLimit and queueLimit: believe a slowdown at
+	// once, a speedup gradually. Tiny batches measure mostly the syscall.
+	if d := time.Since(start); len(b.buf) >= 4<<10 && d > 0 {
+		if inst := float64(len(b.buf)) / d.Seconds(); w.rate == 0 || inst < w.rate {
+			w.rate = inst
+		} else {
+			w.rate += (inst - w.rate) / 4
+		}
+	}
 	w.mu.Unlock()
 	return nil
 }
@@ -516,11 +587,15 @@ func (w *Writer) housekeep(force bool) {
 	}
 	var err error
 	if len(w.pending) > 0 && (force || len(w.pending) >= w.opts.CheckpointChunks ||
-		time.Since(w.lastCPAt) >= w.opts.CheckpointInterval) {
+		w.pendRaw >= int64(w.opts.CheckpointBytes) || time.Since(w.lastCPAt) >= w.opts.CheckpointInterval) {
 		err = w.checkpoint(false)
 	}
 	if err == nil && w.unsynced && w.opts.SyncInterval > 0 && time.Since(w.lastSync) >= w.opts.SyncInterval {
-		err = w.sync()
+		w.lastSync, w.unsynced = time.Now(), false
+		select {
+		case w.syncReq <- struct{}{}:
+		default: // a sync is still running
+		}
 	}
 	if err != nil {
 		w.mu.Lock()
@@ -529,6 +604,24 @@ func (w *Writer) housekeep(force bool) {
 		}
 		w.space.Broadcast()
 		w.mu.Unlock()
+	}
+}
+
+// syncLoop fsyncs the file when housekeep asks. It runs apart from the
+// writer goroutine because an fsync on a busy disk can take longer than
+// FlushInterval, and the next chunk must not wait for it: surviving kill -9
+// needs only write(2).
+func (w *Writer) syncLoop() {
+	defer close(w.syncDone)
+	for range w.syncReq {
+		if err := w.f.Sync(); err != nil {
+			w.mu.Lock()
+			if w.err == nil {
+				w.err = fmt.Errorf("capture: sync %s: %w", w.path, err)
+			}
+			w.space.Broadcast()
+			w.mu.Unlock()
+		}
 	}
 }
 
@@ -561,7 +654,7 @@ func (w *Writer) checkpoint(final bool) error {
 		return err
 	}
 	w.lastCP, w.lastCPAt = at, time.Now()
-	w.pending, w.httpNew = nil, nil
+	w.pending, w.httpNew, w.pendRaw = nil, nil, 0
 	clear(w.dirty)
 	return nil
 }
@@ -569,6 +662,8 @@ func (w *Writer) checkpoint(final bool) error {
 // finish runs once Close has sealed the last batch and drain has written it.
 func (w *Writer) finish() {
 	defer w.enc.Close()
+	close(w.syncReq)
+	<-w.syncDone
 	w.mu.Lock()
 	failed := w.err != nil
 	w.mu.Unlock()
