@@ -3,12 +3,17 @@
 // interception), reverse mode, and the frame-exact relay that forwards every
 // frame unchanged while handing a decoded copy to a Sink.
 //
-// The relay itself arrives with issue 3; this package holds its place in the
-// layout of DESIGN.md.
+// # Concurrency
+//
+// Each relayed connection has one goroutine per direction
+// (pumpClientToServer, pumpServerToClient); a leg's writer is locked for a
+// whole frame, so frames the proxy originates never land inside a peer's.
+// One connection's trouble never stalls another. See docs/architecture.md.
 //
 // # Imports
 //
-// proxy must not import replay, inspector or cmd/wstap. It takes leaf
-// certificates through a stdlib-typed GetCertificate function rather than
-// importing certs.
+// proxy must not import replay, inspector, certs or cmd/wstap. It uses the
+// record types of capture (the leaf), takes leaf certificates through a
+// stdlib-typed GetCertificate function, and writes through the Sink it
+// declares, which *capture.Writer satisfies.
 package proxy

@@ -51,6 +51,10 @@ type target struct {
 // client sent it, and the server's answer back as the server sent it. On a
 // 101 it takes over both connections and relays frames until they end.
 func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
+	if p.isClosing() {
+		http.Error(w, "wstap: shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	start := time.Now()
 	open := &capture.ConnOpen{Time: start, URL: t.url.String(), Mode: t.mode, ClientAddr: r.RemoteAddr,
 		RequestHeaders: r.Header.Clone(), ClientTLS: tlsInfo(t.clientTLS, false)}
@@ -130,12 +134,13 @@ func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
 		return
 	}
 
-	s := &session{p: p, client: newLeg(client, brw.Reader), server: newLeg(up, upR)}
+	s := &session{p: p, client: newLeg(client, brw.Reader), server: newLeg(up, upR), closesSent: make(chan struct{})}
 	s.deflate = negotiatedDeflate(resp.Header)
 	s.id = p.open(open)
 	if !p.track(s) {
 		s.client.conn.Close()
 		s.server.conn.Close()
+		p.record(&capture.End{Conn: s.id, Time: time.Now(), Error: "wstap is shutting down"})
 		return
 	}
 	defer p.untrack(s)

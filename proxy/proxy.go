@@ -187,8 +187,10 @@ func joinURL(up, req *url.URL) *url.URL {
 	case u.Path == "" || u.Path == "/":
 		u.Path, u.RawPath = req.Path, req.RawPath
 	default:
+		// Join the escaped forms too, so an escaped slash stays escaped.
+		raw := strings.TrimSuffix(u.EscapedPath(), "/") + "/" + strings.TrimPrefix(req.EscapedPath(), "/")
 		u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.TrimPrefix(req.Path, "/")
-		u.RawPath = ""
+		u.RawPath = raw
 	}
 	if req.RawQuery != "" {
 		u.RawQuery = req.RawQuery
@@ -239,6 +241,18 @@ type bufferedConn struct {
 
 func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
+// CloseWrite half-closes the connection underneath, if it can.
+func (c *bufferedConn) CloseWrite() error { return closeWrite(c.Conn) }
+
+// closeWrite half-closes c (a FIN for TCP, close_notify for TLS), or
+// reports errors.ErrUnsupported.
+func closeWrite(c net.Conn) error {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
 // tunnelInfo describes a connection that arrived through CONNECT.
 type tunnelInfo struct {
 	target string // host:port of the CONNECT request
@@ -260,6 +274,10 @@ type tunnelConn struct {
 	net.Conn
 	info *tunnelInfo
 }
+
+// CloseWrite half-closes the tunnel, so the relay can mirror the end of
+// the server's stream while the client still sends (RFC 6455 §7.1.1).
+func (c *tunnelConn) CloseWrite() error { return closeWrite(c.Conn) }
 
 // hijackConnect takes over a CONNECT tunnel: it answers 200, terminates TLS
 // with a leaf for the host when the client speaks TLS, and serves what
@@ -467,37 +485,52 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.mu.Unlock()
 	p.ln.Close()
 	p.inner.Close()
+	// A close waits for the frame in flight on its leg, which may never
+	// finish: send them beside the wait, so ctx bounds everything.
+	var closers sync.WaitGroup
 	for _, s := range live {
-		s.closeBoth()
+		closers.Go(s.closeBoth)
 	}
 	done := make(chan struct{})
 	go func() {
 		p.wg.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		for _, s := range live {
 			s.client.conn.Close()
 			s.server.conn.Close()
 		}
 		<-done
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	closers.Wait()
+	return err
 }
 
-// closeBoth sends close 1001 from the proxy to both peers.
+func (p *Proxy) isClosing() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closing
+}
+
+// closeBoth sends close 1001 from the proxy to each peer that has not been
+// sent a close yet (an endpoint sends at most one; RFC 6455 §5.5.1).
 func (s *session) closeBoth() {
 	s.closeOnce.Do(func() {
+		defer close(s.closesSent)
 		s.goingAway.Store(true)
-		payload := ws.NewCloseFrameBody(ws.StatusGoingAway, "wstap is shutting down")
-		now := time.Now()
-		s.p.record(&capture.Close{Conn: s.id, Time: now, Dir: capture.ProxyToClient, Code: 1001, Reason: "wstap is shutting down"})
-		s.client.writeFrame(ws.NewCloseFrame(payload))
-		s.p.record(&capture.Close{Conn: s.id, Time: now, Dir: capture.ProxyToServer, Code: 1001, Reason: "wstap is shutting down"})
-		s.server.writeFrame(ws.MaskFrameInPlace(ws.NewCloseFrame(append([]byte(nil), payload...))))
+		const reason = "wstap is shutting down"
+		payload := ws.NewCloseFrameBody(ws.StatusGoingAway, reason)
+		s.client.sendClose(ws.NewCloseFrame(payload), func() {
+			s.p.record(&capture.Close{Conn: s.id, Time: time.Now(), Dir: capture.ProxyToClient, Code: 1001, Reason: reason})
+		})
+		s.server.sendClose(ws.MaskFrameInPlace(ws.NewCloseFrame(append([]byte(nil), payload...))), func() {
+			s.p.record(&capture.Close{Conn: s.id, Time: time.Now(), Dir: capture.ProxyToServer, Code: 1001, Reason: reason})
+		})
 	})
 }
 

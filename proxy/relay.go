@@ -34,6 +34,8 @@ type leg struct {
 	r    *bufio.Reader
 	w    *bufio.Writer
 	wmu  sync.Mutex // held while a frame is written, so injected frames never land inside one
+	// closeSent is set (under wmu) once a close frame went to this peer.
+	closeSent bool
 }
 
 func newLeg(c net.Conn, r *bufio.Reader) *leg {
@@ -54,6 +56,21 @@ func (l *leg) writeFrame(f ws.Frame) error {
 	return l.w.Flush()
 }
 
+// sendClose writes a close frame the proxy originates, after record, unless
+// the peer was already sent a close.
+func (l *leg) sendClose(f ws.Frame, record func()) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.closeSent {
+		return
+	}
+	l.closeSent = true
+	record()
+	if ws.WriteFrame(l.w, f) == nil {
+		l.w.Flush()
+	}
+}
+
 // session is one relayed WebSocket connection after its 101.
 type session struct {
 	p       *Proxy
@@ -66,6 +83,8 @@ type session struct {
 	// goingAway is set once the proxy itself has closed both legs (1001):
 	// the peers' replies are recorded but no longer forwarded.
 	goingAway atomic.Bool
+	// closesSent is closed once the proxy's closes have been written.
+	closesSent chan struct{}
 }
 
 // direction state: what the decoder knows about the message in progress.
@@ -100,6 +119,9 @@ func (s *session) run() {
 	wg.Wait()
 	s.client.conn.Close()
 	s.server.conn.Close()
+	// From here on a Shutdown has nothing to close: its closes, if it
+	// began sending them, are recorded before the end.
+	s.closeOnce.Do(func() {})
 	var msg string
 	if err := errors.Join(ignoreClosed(errs[0]), ignoreClosed(errs[1])); err != nil {
 		msg = err.Error()
@@ -136,7 +158,7 @@ func (s *session) pump(dir capture.Direction, src, dst *leg) error {
 	var hdr [ws.MaxHeaderSize]byte
 	var sawClose bool
 	for {
-		if src.r.Buffered() == 0 {
+		if !headerBuffered(src.r) { // reading the next header may wait: let what we have go
 			dst.wmu.Lock()
 			err := dst.w.Flush()
 			dst.wmu.Unlock()
@@ -147,12 +169,22 @@ func (s *session) pump(dir capture.Direction, src, dst *leg) error {
 		raw, h, err := readHeader(src.r, hdr[:])
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isNetClosed(err) {
+				if len(raw) > 0 && !s.goingAway.Load() { // the start of a header, then the end
+					dst.wmu.Lock()
+					if _, err := dst.w.Write(raw); err == nil {
+						dst.w.Flush()
+					}
+					dst.wmu.Unlock()
+				}
 				d.endOfStream(err, sawClose)
-				halfClose(dst.conn)
+				s.endStream(dst)
 				return nil
 			}
 			if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
 				s.violation(dir, "RFC 6455 §5.2: invalid payload length encoding")
+				// Framing is lost from here on: pass the bytes through
+				// unchanged and let the peer judge them, as without the proxy.
+				return s.passThrough(d, raw, src, dst, piece, sawClose)
 			}
 			return err
 		}
@@ -166,6 +198,9 @@ func (s *session) pump(dir capture.Direction, src, dst *leg) error {
 			out = io.Discard
 		}
 		dst.wmu.Lock()
+		if h.OpCode == ws.OpClose && out != io.Discard {
+			dst.closeSent = true
+		}
 		_, werr := out.Write(raw)
 		if werr == nil && h.Length > int64(src.r.Buffered()) {
 			werr = dst.w.Flush() // the payload is not all here: let the header go ahead of it
@@ -186,8 +221,17 @@ func (s *session) pump(dir capture.Direction, src, dst *leg) error {
 				off += int64(n)
 			}
 			if rerr != nil {
+				// The stream ended inside a frame: what arrived of it goes
+				// on, and so does the end of the stream, as without the proxy.
+				if werr == nil {
+					werr = dst.w.Flush()
+				}
 				dst.wmu.Unlock()
 				d.endOfStream(rerr, sawClose)
+				if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) || isNetClosed(rerr) {
+					s.endStream(dst)
+					return nil
+				}
 				return rerr
 			}
 		}
@@ -202,16 +246,57 @@ func (s *session) pump(dir capture.Direction, src, dst *leg) error {
 	}
 }
 
+// passThrough copies src to dst unchanged, head first, until src ends. The
+// pump falls back to it when it can no longer tell where frames begin.
+func (s *session) passThrough(d *decoder, head []byte, src, dst *leg, buf []byte, sawClose bool) error {
+	var werr error
+	write := func(p []byte) {
+		dst.wmu.Lock()
+		defer dst.wmu.Unlock()
+		if werr == nil && !s.goingAway.Load() {
+			if _, werr = dst.w.Write(p); werr == nil {
+				werr = dst.w.Flush()
+			}
+		}
+	}
+	write(head)
+	for werr == nil {
+		n, rerr := src.r.Read(buf)
+		write(buf[:n])
+		if rerr != nil {
+			d.endOfStream(rerr, sawClose)
+			if errors.Is(rerr, io.EOF) || isNetClosed(rerr) {
+				s.endStream(dst)
+				return werr
+			}
+			return rerr
+		}
+	}
+	return werr
+}
+
 // readHeader reads one frame header from r and returns its raw bytes (in
-// buf) and its parsed form.
+// buf) and its parsed form. When the stream ends inside a header, it
+// returns the bytes that did arrive with io.ErrUnexpectedEOF.
 func readHeader(r *bufio.Reader, buf []byte) ([]byte, ws.Header, error) {
 	b, err := r.Peek(2)
+	if err == nil {
+		b, err = r.Peek(headerSize(b))
+	}
+	raw := buf[:copy(buf, b)]
+	r.Discard(len(raw))
 	if err != nil {
-		if len(b) > 0 && errors.Is(err, io.EOF) {
+		if len(raw) > 0 && errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, ws.Header{}, err
+		return raw, ws.Header{}, err
 	}
+	h, err := ws.ReadHeader(bytes.NewReader(raw))
+	return raw, h, err
+}
+
+// headerSize is the size of the frame header whose first two bytes are b.
+func headerSize(b []byte) int {
 	n := 2
 	switch b[1] & 0x7f {
 	case 126:
@@ -222,23 +307,32 @@ func readHeader(r *bufio.Reader, buf []byte) ([]byte, ws.Header, error) {
 	if b[1]&0x80 != 0 {
 		n += 4
 	}
-	b, err = r.Peek(n)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, ws.Header{}, err
+	return n
+}
+
+// headerBuffered reports whether r holds a whole frame header, so that
+// reading it will not wait for the network.
+func headerBuffered(r *bufio.Reader) bool {
+	n := r.Buffered()
+	if n < 2 {
+		return false
 	}
-	raw := buf[:n]
-	copy(raw, b)
-	r.Discard(n)
-	h, err := ws.ReadHeader(bytes.NewReader(raw))
-	return raw, h, err
+	b, _ := r.Peek(2)
+	return n >= headerSize(b)
 }
 
 func isNetClosed(err error) bool {
 	var op *net.OpError
 	return errors.Is(err, net.ErrClosed) || errors.As(err, &op)
+}
+
+// endStream mirrors the end of one peer's stream to dst. While the proxy
+// is closing the connection itself, its close reaches dst first.
+func (s *session) endStream(dst *leg) {
+	if s.goingAway.Load() {
+		<-s.closesSent
+	}
+	halfClose(dst.conn)
 }
 
 // halfClose mirrors an orderly end of one side's stream to the other side:
@@ -281,8 +375,11 @@ func (d *decoder) checkHeader(h ws.Header) {
 		}
 	}
 	rsv := h.Rsv
-	if d.s.deflate != nil && rsv&4 != 0 && (op == capture.OpText || op == capture.OpBinary) {
-		rsv &^= 4 // RSV1 marks a compressed message (RFC 7692 §6)
+	if d.s.deflate != nil && rsv&4 != 0 {
+		rsv &^= 4 // RSV1 marks a compressed message, on its first frame only
+		if op != capture.OpText && op != capture.OpBinary {
+			s.violation(dir, "RFC 7692 §6: RSV1 set on a control frame or a continuation frame")
+		}
 	}
 	if rsv != 0 {
 		s.violation(dir, fmt.Sprintf("RFC 6455 §5.2: RSV bits %03b set without a negotiated extension", rsv))
@@ -475,6 +572,9 @@ func (u *utf8Stream) feed(p []byte) {
 			}
 			u.n = 0
 		}
+	}
+	if u.n > 0 { // p ran out before the split sequence was complete
+		return
 	}
 	// Hold back an incomplete sequence at the end; validate the rest.
 	cut := len(p)
