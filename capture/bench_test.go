@@ -518,8 +518,8 @@ func benchClock(i int, step time.Duration) time.Time {
 }
 
 // producer writes messages the way the relay does: for each message one
-// Frame record and one Chunk record (First and Last; the writer splits a
-// chunk beyond MaxChunk).
+// Chunk record (First and Last) carrying its single frame's facts; the
+// writer stores them apart when the chunk must be split beyond MaxChunk.
 type producer struct {
 	w *Writer
 	f Frame
@@ -532,10 +532,7 @@ func (p *producer) message(conn ConnID, at time.Time, m benchMsg) error {
 		dir = ServerToClient
 	}
 	p.f = Frame{Conn: conn, Time: at, Dir: dir, Fin: true, Opcode: OpText, Masked: !m.server, Length: int64(len(m.data))}
-	if err := p.w.Append(&p.f); err != nil {
-		return err
-	}
-	p.c = Chunk{Conn: conn, Time: at, Dir: dir, Opcode: OpText, First: true, Last: true, Data: m.data}
+	p.c = Chunk{Conn: conn, Time: at, Dir: dir, Opcode: OpText, First: true, Last: true, Data: m.data, Frame: &p.f}
 	return p.w.Append(&p.c)
 }
 

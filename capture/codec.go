@@ -19,6 +19,13 @@ const (
 	chunkLast       = 1 << 1
 	chunkCompressed = 1 << 2
 	chunkTruncated  = 1 << 3
+	// chunkFrame marks a whole message that one frame carried (First and
+	// Last are set too): the frame's facts are FIN set, the chunk's opcode,
+	// a payload length of len(data), chunkMasked, and RSV in bits 6..8. It
+	// saves a frame record per small message.
+	chunkFrame    = 1 << 4
+	chunkMasked   = 1 << 5
+	chunkRSVShift = 6
 )
 
 var (
@@ -113,20 +120,18 @@ func fromNanos(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-// appendRecord appends r's encoding to b.
-func appendRecord(b []byte, r Record) ([]byte, error) {
+// appendRecord appends r's encoding to b. Its time is stored as nanoseconds
+// relative to base: the previous record's time in the chunk, or the chunk
+// header's t0 for the first. That keeps a time to a few bytes.
+func appendRecord(b []byte, r Record, base int64) ([]byte, error) {
 	switch r := r.(type) {
 	case *Frame:
 		b = append(b, 0x80|7)
 		b = appendUint(b, uint64(KindFrame))
 		b = appendUint(b, uint64(r.Conn))
-		b = appendInt(b, nanos(r.Time))
+		b = appendInt(b, nanos(r.Time)-base)
 		b = appendUint(b, uint64(r.Dir))
-		b0 := byte(r.Opcode&0xf) | (r.RSV&7)<<4
-		if r.Fin {
-			b0 |= 0x80
-		}
-		b = appendUint(b, uint64(b0))
+		b = appendUint(b, uint64(frameByte(r)))
 		b = appendBool(b, r.Masked)
 		return appendInt(b, r.Length), nil
 	case *Chunk:
@@ -143,10 +148,16 @@ func appendRecord(b []byte, r Record) ([]byte, error) {
 		if r.Truncated {
 			fl |= chunkTruncated
 		}
+		if f := r.Frame; f != nil { // the caller checked it is this whole message's one frame
+			fl |= chunkFrame | uint64(f.RSV&7)<<chunkRSVShift
+			if f.Masked {
+				fl |= chunkMasked
+			}
+		}
 		b = append(b, 0x80|7)
 		b = appendUint(b, uint64(KindChunk))
 		b = appendUint(b, uint64(r.Conn))
-		b = appendInt(b, nanos(r.Time))
+		b = appendInt(b, nanos(r.Time)-base)
 		b = appendUint(b, uint64(r.Dir))
 		b = appendUint(b, uint64(r.Opcode))
 		b = appendUint(b, fl)
@@ -155,7 +166,7 @@ func appendRecord(b []byte, r Record) ([]byte, error) {
 		b = append(b, 0x80|6)
 		b = appendUint(b, uint64(KindClose))
 		b = appendUint(b, uint64(r.Conn))
-		b = appendInt(b, nanos(r.Time))
+		b = appendInt(b, nanos(r.Time)-base)
 		b = appendUint(b, uint64(r.Dir))
 		b = appendInt(b, int64(r.Code))
 		return appendBytes(b, []byte(r.Reason)), nil // bytes: a reason on the wire may be invalid UTF-8
@@ -163,14 +174,14 @@ func appendRecord(b []byte, r Record) ([]byte, error) {
 		b = append(b, 0x80|5)
 		b = appendUint(b, uint64(KindEvent))
 		b = appendUint(b, uint64(r.Conn))
-		b = appendInt(b, nanos(r.Time))
+		b = appendInt(b, nanos(r.Time)-base)
 		b = appendText(b, validText(r.Kind))
 		return appendText(b, validText(r.Detail)), nil
 	case *End:
 		b = append(b, 0x80|4)
 		b = appendUint(b, uint64(KindEnd))
 		b = appendUint(b, uint64(r.Conn))
-		b = appendInt(b, nanos(r.Time))
+		b = appendInt(b, nanos(r.Time)-base)
 		return appendText(b, validText(r.Error)), nil
 	case *ConnOpen:
 		body, err := encMode.Marshal(openBody{
@@ -185,7 +196,7 @@ func appendRecord(b []byte, r Record) ([]byte, error) {
 		b = append(b, 0x80|4)
 		b = appendUint(b, uint64(KindOpen))
 		b = appendUint(b, uint64(r.Conn))
-		b = appendInt(b, nanos(r.Time))
+		b = appendInt(b, nanos(r.Time)-base)
 		return append(b, body...), nil
 	case *HTTP:
 		body, err := encMode.Marshal(httpBody{
@@ -201,17 +212,29 @@ func appendRecord(b []byte, r Record) ([]byte, error) {
 		b = append(b, 0x80|4)
 		b = appendUint(b, uint64(KindHTTP))
 		b = appendUint(b, r.ID)
-		b = appendInt(b, nanos(r.Time))
+		b = appendInt(b, nanos(r.Time)-base)
 		return append(b, body...), nil
 	}
 	return b, fmt.Errorf("capture: cannot encode record of type %T", r)
+}
+
+// frameByte packs FIN, RSV and opcode as the first byte of a frame header.
+func frameByte(f *Frame) byte {
+	b0 := byte(f.Opcode&0xf) | (f.RSV&7)<<4
+	if f.Fin {
+		b0 |= 0x80
+	}
+	return b0
 }
 
 // decodeRecord decodes the next record from d. Byte slices in the result
 // (Chunk.Data, bodies) are copies, so the record outlives d's buffer. An
 // unknown kind yields (nil, kind, nil) after skipping the item, so readers can
 // step over records from a newer minor revision of the format.
-func decodeRecord(d *cborDec) (Record, Kind, error) { return decodeRecordIn(d, nil) }
+func decodeRecord(d *cborDec) (Record, Kind, error) {
+	var base int64
+	return decodeRecordIn(d, nil, &base)
+}
 
 // recAlloc hands out the Frame and Chunk records of a reader, and the
 // payloads of small chunks, from shared blocks: decoding then costs a few
@@ -293,8 +316,12 @@ func btoi(b bool) int {
 }
 
 // decodeRecordIn is decodeRecord with Frame and Chunk records from a (nil:
-// plain allocations).
-func decodeRecordIn(d *cborDec, a *recAlloc) (Record, Kind, error) {
+// plain allocations). *base is the previous record's time (the chunk
+// header's t0 before the first), which the record's time is relative to;
+// decodeRecordIn moves it to this record's time, for records of unknown
+// kinds too. A chunk record that carries its frame's facts comes back with
+// Chunk.Frame set; the reader yields that Frame as a record of its own.
+func decodeRecordIn(d *cborDec, a *recAlloc, base *int64) (Record, Kind, error) {
 	start := d.off
 	n, err := d.array()
 	if err != nil || n < 3 {
@@ -312,7 +339,8 @@ func decodeRecordIn(d *cborDec, a *recAlloc) (Record, Kind, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	t := fromNanos(ts)
+	*base += ts
+	t := fromNanos(*base)
 	conn := ConnID(id)
 	need := fieldCount(k)
 	if need == 0 {
@@ -358,6 +386,12 @@ func decodeRecordIn(d *cborDec, a *recAlloc) (Record, Kind, error) {
 		*c = Chunk{Conn: conn, Time: t, Dir: Direction(dir), Opcode: Opcode(op),
 			First: fl&chunkFirst != 0, Last: fl&chunkLast != 0, Compressed: fl&chunkCompressed != 0,
 			Truncated: fl&chunkTruncated != 0, Data: a.bytes(data)}
+		if fl&chunkFrame != 0 {
+			f := a.frame()
+			*f = Frame{Conn: conn, Time: t, Dir: c.Dir, Fin: true, RSV: uint8(fl>>chunkRSVShift) & 7,
+				Opcode: c.Opcode, Masked: fl&chunkMasked != 0, Length: int64(len(data))}
+			c.Frame = f
+		}
 		rec = c
 	case KindClose:
 		dir, e1 := d.uint()

@@ -175,20 +175,23 @@ func unknownKindChunk(t *testing.T, seq0 uint64) (chunk []byte, known []Record) 
 	}
 	var raw []byte
 	var err error
-	if raw, err = appendRecord(raw, known[0]); err != nil {
+	// Record times are relative to the previous record's (the chunk
+	// header's t0 for the first), the unknown record's included.
+	base := fat(30).UnixNano()
+	if raw, err = appendRecord(raw, known[0], base); err != nil {
 		t.Fatal(err)
 	}
 	raw = append(raw, 0x80|5) // [99, conn 2, time, "future", {1: h'00'}]
 	raw = appendUint(raw, 99)
 	raw = appendUint(raw, 2)
-	raw = appendInt(raw, fat(31).UnixNano())
+	raw = appendInt(raw, fat(31).UnixNano()-fat(30).UnixNano())
 	raw = appendText(raw, "future")
 	raw = append(raw, 0xa1, 0x01, 0x41, 0x00)
-	if raw, err = appendRecord(raw, known[1]); err != nil {
+	if raw, err = appendRecord(raw, known[1], fat(31).UnixNano()); err != nil {
 		t.Fatal(err)
 	}
 	ev := appendText(appendText(appendInt(appendUint(appendUint([]byte{0x80 | 6}, uint64(KindEvent)), 0),
-		fat(33).UnixNano()), EventNote), "with an extra element")
+		fat(33).UnixNano()-fat(32).UnixNano()), EventNote), "with an extra element")
 	raw = appendUint(append(raw, ev...), 7) // the sixth element, unknown to format 1
 
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false))

@@ -114,7 +114,7 @@ func FuzzRecordReader(f *testing.F) {
 		}
 	}
 	for _, r := range sampleRecords() {
-		b, err := appendRecord(nil, r)
+		b, err := appendRecord(nil, r, 0)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -137,7 +137,7 @@ func FuzzRecordReader(f *testing.F) {
 			// The reader's allocators decode the same record.
 			for _, a := range []*recAlloc{{}, {transient: true}} {
 				d2 := &cborDec{b: data[start:d.off]}
-				rec2, kind2, err2 := decodeRecordIn(d2, a)
+				rec2, kind2, err2 := decodeRecordIn(d2, a, new(int64))
 				if err2 != nil || kind2 != kind || !reflect.DeepEqual(rec2, rec) || d2.more() {
 					t.Fatalf("record %d: decodeRecordIn(transient %v) = %#v, %v, %v; decodeRecord = %#v, %v", n,
 						a.transient, rec2, kind2, err2, rec, kind)
@@ -152,7 +152,7 @@ func FuzzRecordReader(f *testing.F) {
 			if rec.Type() != kind {
 				t.Fatalf("record %d: kind %v for a %T", n, kind, rec)
 			}
-			enc, err := appendRecord(nil, rec)
+			enc, err := appendRecord(nil, rec, 0)
 			if err != nil {
 				t.Fatalf("record %d: %#v decodes but does not encode: %v", n, rec, err)
 			}

@@ -443,14 +443,19 @@ func (r *Reader) decodeChunk(e *chunkEntry, a *recAlloc, recs []Record) ([]Recor
 	}
 	d := &cborDec{b: r.ubuf}
 	unknown := 0
+	base := h.t0
 	for d.more() {
-		rec, _, err := decodeRecordIn(d, a)
+		rec, _, err := decodeRecordIn(d, a, &base)
 		if err != nil {
 			return nil, fmt.Errorf("record %d of chunk: %w", len(recs), err)
 		}
 		if rec == nil {
 			unknown++
 			continue
+		}
+		if c, ok := rec.(*Chunk); ok && c.Frame != nil {
+			recs = append(recs, c.Frame) // a frame's facts kept in its message's chunk
+			c.Frame = nil
 		}
 		recs = append(recs, rec)
 	}

@@ -216,6 +216,15 @@ type Chunk struct {
 	Compressed bool   // the message was compressed on the wire (RSV1)
 	Truncated  bool   // the capture kept only part of the payload here
 	Data       []byte // at most MaxChunk bytes
+
+	// Frame, when set on a chunk handed to Writer.Append, holds the facts
+	// of the frame that carried it. When that frame is exactly this whole
+	// message (First and Last, FIN, same opcode, Length == len(Data)), the
+	// writer folds the facts into the chunk's record instead of writing a
+	// frame record, which matters for small messages; otherwise it writes
+	// the frame record first. A reader yields the facts as a *Frame record
+	// just before the chunk and leaves this field nil.
+	Frame *Frame
 }
 
 // Close records a close frame, or the abrupt end of one side (Code 1006,

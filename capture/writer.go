@@ -271,10 +271,27 @@ func (w *Writer) Append(r Record) error {
 	if c := r.ConnID(); c > w.nextConn || (c == 0 && r.Type() != KindEvent) {
 		return fmt.Errorf("capture: %v record for unknown connection %d", r.Type(), c)
 	}
-	if c, ok := r.(*Chunk); ok && len(c.Data) > MaxChunk {
+	c, ok := r.(*Chunk)
+	if !ok {
+		return w.appendLocked(r)
+	}
+	if f := c.Frame; f != nil && !(c.First && c.Last && f.Fin && f.Opcode == c.Opcode && f.Length == int64(len(c.Data)) &&
+		len(c.Data) <= MaxChunk) {
+		// Frame facts ride inside a chunk only when its frame carried exactly
+		// this whole message; otherwise they get a record of their own.
+		f := *c.Frame
+		f.Conn, f.Time, f.Dir = c.Conn, c.Time, c.Dir
+		if err := w.appendLocked(&f); err != nil {
+			return err
+		}
+		cc := *c
+		cc.Frame = nil
+		c = &cc
+	}
+	if len(c.Data) > MaxChunk {
 		return w.appendSplit(c)
 	}
-	return w.appendLocked(r)
+	return w.appendLocked(c)
 }
 
 func (w *Writer) appendSplit(c *Chunk) error {
@@ -305,11 +322,14 @@ func (w *Writer) appendLocked(r Record) error {
 	b := w.cur
 	var err error
 	mark := len(b.buf)
-	if b.buf, err = appendRecord(b.buf, r); err != nil {
+	ts := nanos(r.At())
+	if b.nrec == 0 {
+		b.t0, b.t1 = ts, ts // record times are stored relative to the one before
+	}
+	if b.buf, err = appendRecord(b.buf, r, b.t1); err != nil {
 		b.buf = b.buf[:mark]
 		return err
 	}
-	ts := nanos(r.At())
 	if b.nrec == 0 {
 		b.seq0, b.t0, b.started = w.nextSeq, ts, time.Now()
 		select {

@@ -101,6 +101,23 @@ type decoder struct {
 	inflater *inflater
 	ctl      []byte // payload of the control frame in progress
 	sinkErr  bool
+	// frame holds the facts of a frame that is a whole message by itself,
+	// recorded with the message's chunk instead of on their own (the
+	// capture keeps them in one record; see capture.Chunk.Frame).
+	frame *capture.Frame
+}
+
+// wholeMessage reports whether a frame with header h carries a whole
+// message that the capture can keep in one chunk: a final, uncompressed
+// text or binary frame that starts a message, or a ping or pong.
+func (d *decoder) wholeMessage(h ws.Header) bool {
+	switch capture.Opcode(h.OpCode) {
+	case capture.OpText, capture.OpBinary:
+		return h.Fin && !d.inMsg && h.Length <= capture.MaxChunk && (d.s.deflate == nil || h.Rsv&4 == 0)
+	case capture.OpPing, capture.OpPong:
+		return h.Fin && h.Length <= maxControlCapture
+	}
+	return false
 }
 
 // run relays both directions until both have ended, then records the end.
@@ -189,8 +206,13 @@ func (s *session) pump(dir capture.Direction, src, dst *leg) error {
 			return err
 		}
 		now := time.Now()
-		s.p.record(&capture.Frame{Conn: s.id, Time: now, Dir: dir, Fin: h.Fin, RSV: h.Rsv,
-			Opcode: capture.Opcode(h.OpCode), Masked: h.Masked, Length: h.Length})
+		f := &capture.Frame{Conn: s.id, Time: now, Dir: dir, Fin: h.Fin, RSV: h.Rsv,
+			Opcode: capture.Opcode(h.OpCode), Masked: h.Masked, Length: h.Length}
+		if d.wholeMessage(h) {
+			d.frame = f
+		} else {
+			s.p.record(f)
+		}
 		d.checkHeader(h)
 
 		out := io.Writer(dst.w)
@@ -454,7 +476,8 @@ func (d *decoder) emit(last bool) {
 		t = d.started
 	}
 	d.s.p.record(&capture.Chunk{Conn: d.s.id, Time: t, Dir: d.dir, Opcode: d.opcode, First: d.first, Last: last,
-		Compressed: d.compress, Data: d.buf})
+		Compressed: d.compress, Data: d.buf, Frame: d.frame})
+	d.frame = nil
 	d.first = false
 	d.buf = d.buf[:0]
 }
@@ -467,8 +490,13 @@ func (d *decoder) endFrame(h ws.Header) {
 	case op == capture.OpClose:
 		d.closeFrame(h)
 	case op.IsControl() || op > capture.OpBinary:
-		d.s.p.record(&capture.Chunk{Conn: d.s.id, Time: time.Now(), Dir: d.dir, Opcode: op, First: true, Last: true,
-			Truncated: int64(len(d.ctl)) < h.Length, Data: d.ctl})
+		t := time.Now()
+		if d.frame != nil {
+			t = d.frame.Time
+		}
+		d.s.p.record(&capture.Chunk{Conn: d.s.id, Time: t, Dir: d.dir, Opcode: op, First: true, Last: true,
+			Truncated: int64(len(d.ctl)) < h.Length, Data: d.ctl, Frame: d.frame})
+		d.frame = nil
 	case h.Fin && d.inMsg:
 		d.finishMessage(false)
 	}
@@ -526,6 +554,10 @@ func validCloseCode(code int) bool {
 func (d *decoder) endOfStream(err error, sawClose bool) {
 	if d.inMsg {
 		d.finishMessage(true)
+	}
+	if d.frame != nil { // a control frame cut short
+		d.s.p.record(d.frame)
+		d.frame = nil
 	}
 	if !sawClose {
 		reason := "connection closed without a close frame"

@@ -135,6 +135,7 @@ def records(f, size):
             if n != 44 or crc32c(h[:40]) != struct.unpack_from("<I", h, 40)[0]:
                 raise TornTail(off, "chunk header checksum mismatch")
             clen, ulen, crc = struct.unpack_from("<III", h)
+            (t0,) = struct.unpack_from("<q", h, 24)
             if clen > MAX_FRAME or ulen > MAX_FRAME:
                 raise TornTail(off, "chunk header checksum mismatch")
             if nxt + clen > size:
@@ -149,7 +150,7 @@ def records(f, size):
             if len(raw) != ulen:
                 raise TornTail(off, f"chunk decompressed to {len(raw)} bytes, header says {ulen}")
             try:
-                recs = decode_records(raw)
+                recs = decode_records(raw, t0)
             except (ValueError, cbor2.CBORDecodeError) as e:
                 raise TornTail(off, f"bad record in chunk: {e}") from None
             yield from recs
@@ -164,16 +165,20 @@ def records(f, size):
         off = nxt
 
 
-def decode_records(raw):
-    """Decode a chunk's CBOR sequence (RFC 8742) into record lists."""
+def decode_records(raw, t0):
+    """Decode a chunk's CBOR sequence (RFC 8742) into record lists, with
+    times made absolute (each record stores its time relative to the
+    previous record's, the first relative to the chunk header's t0)."""
     fp = io.BytesIO(raw)
     dec = cbor2.CBORDecoder(fp)
     records = []
+    prev = t0  # each record's time is relative to the one before
     while fp.tell() < len(raw):
         rec = dec.decode()
         if not (isinstance(rec, list) and len(rec) >= 3 and all(is_int(x) for x in rec[:3])
                 and rec[0] >= 0 and rec[1] >= 0):
             raise ValueError("record is not an array [kind, id, time, ...]")
+        prev = rec[2] = prev + rec[2]
         types = FIELDS.get(rec[0])
         if types is None:
             continue  # a kind from a newer format: skip it
