@@ -59,6 +59,16 @@ type Options struct {
 	// MaxRefusalBody is how much of a refusal's body the capture keeps.
 	// Default 4 KiB.
 	MaxRefusalBody int
+	// Heartbeat, when positive, exposes ghost connections (open but dead):
+	// a side that has sent nothing for this long gets a ping from wstap
+	// (payload "wstap-heartbeat N"; its pong is not forwarded), and a side
+	// that then stays silent for HeartbeatTimeout is recorded as a ghost:
+	// the proxy closes the other side with 1001 and cuts the dead side's
+	// connection. Default 0: off.
+	Heartbeat time.Duration
+	// HeartbeatTimeout is how long a pinged side may stay silent. Default:
+	// Heartbeat.
+	HeartbeatTimeout time.Duration
 	// Redact names request headers whose values are replaced by
 	// "[redacted]" in the capture (not on the wire). Default none.
 	Redact []string
@@ -94,6 +104,7 @@ type Counters struct {
 	Messages atomic.Int64 // messages (data and control) relayed
 	Bytes    atomic.Int64 // decoded payload bytes relayed
 	HTTP     atomic.Int64 // plain HTTP exchanges
+	Ghosts   atomic.Int64 // connections found open but dead (see Options.Heartbeat)
 }
 
 // New returns a proxy configured by opts.

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -83,6 +84,8 @@ type session struct {
 	// goingAway is set once the proxy itself has closed both legs (1001):
 	// the peers' replies are recorded but no longer forwarded.
 	goingAway atomic.Bool
+	// hb watches for ghost connections when Options.Heartbeat is set.
+	hb *heartbeat
 	// closesSent is closed once the proxy's closes have been written.
 	closesSent chan struct{}
 }
@@ -124,6 +127,10 @@ func (d *decoder) wholeMessage(h ws.Header) bool {
 func (s *session) run() {
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
+	if d := s.p.opts.Heartbeat; d > 0 {
+		s.hb = newHeartbeat(s, d, cmp.Or(s.p.opts.HeartbeatTimeout, d))
+		s.hb.start()
+	}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -136,6 +143,9 @@ func (s *session) run() {
 	wg.Wait()
 	s.client.conn.Close()
 	s.server.conn.Close()
+	if s.hb != nil {
+		s.hb.stop()
+	}
 	// From here on a Shutdown has nothing to close: its closes, if it
 	// began sending them, are recorded before the end.
 	s.closeOnce.Do(func() {})
@@ -208,6 +218,16 @@ func (s *session) pump(dir capture.Direction, src, dst *leg) error {
 		now := time.Now()
 		f := &capture.Frame{Conn: s.id, Time: now, Dir: dir, Fin: h.Fin, RSV: h.Rsv,
 			Opcode: capture.Opcode(h.OpCode), Masked: h.Masked, Length: h.Length}
+		if s.hb != nil {
+			s.hb.alive(dir)
+			if h.OpCode == ws.OpPong {
+				if payload, ok := s.hb.ownPong(dir, h, src.r); ok { // answers wstap's own ping: not forwarded
+					s.p.record(&capture.Chunk{Conn: s.id, Time: now, Dir: dir, Opcode: capture.OpPong, First: true,
+						Last: true, Data: payload, Frame: f})
+					continue
+				}
+			}
+		}
 		if d.wholeMessage(h) {
 			d.frame = f
 		} else {
@@ -231,6 +251,9 @@ func (s *session) pump(dir capture.Direction, src, dst *leg) error {
 		for off := int64(0); off < h.Length && werr == nil; {
 			n, rerr := src.r.Read(piece[:min(int64(len(piece)), h.Length-off)])
 			if n > 0 {
+				if s.hb != nil {
+					s.hb.alive(dir)
+				}
 				if _, werr = out.Write(piece[:n]); werr == nil && src.r.Buffered() == 0 && off+int64(n) < h.Length {
 					werr = dst.w.Flush()
 				}
