@@ -33,6 +33,7 @@ MAGIC_CHUNK = 0x184D2A51  # chunk header; one zstd frame follows
 MAGIC_INDEX = 0x184D2A52  # index checkpoint
 MAGIC_FOOTER = 0x184D2A53  # footer of a cleanly closed file
 MAX_FRAME = 64 << 20  # larger length fields mean damage
+I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1  # record time deltas are i64
 
 OPEN, FRAME, CHUNK, CLOSE, EVENT, HTTP, END = 1, 2, 3, 4, 5, 6, 7
 # The types of each record kind's elements after [kind, id, time] in format
@@ -47,6 +48,9 @@ FIELDS = {
     END: (str,),  # error
 }
 FIRST, LAST, COMPRESSED, TRUNCATED = 1, 2, 4, 8  # chunk flags
+# Chunk flags 16 (Frame), 32 (Masked) and 64-256 (RSV) hold the facts of the
+# one frame that carried a whole message. This script prints no frames, so it
+# ignores them, as it ignores the reserved bits from 512 up.
 
 
 # CRC-32C (Castagnoli), as in iSCSI and ext4: reflected polynomial 0x82F63B78.
@@ -167,18 +171,20 @@ def records(f, size):
 
 def decode_records(raw, t0):
     """Decode a chunk's CBOR sequence (RFC 8742) into record lists, with
-    times made absolute (each record stores its time relative to the
-    previous record's, the first relative to the chunk header's t0)."""
+    times made absolute. Each record stores its time as the difference from
+    the previous record's time (the first from the chunk header's t0), so
+    the time is a running sum: t0 + delta_1 + ... + delta_i, in wrapping i64
+    arithmetic. Records of kinds skipped here count in the sum too."""
     fp = io.BytesIO(raw)
     dec = cbor2.CBORDecoder(fp)
     records = []
-    prev = t0  # each record's time is relative to the one before
+    prev = t0  # the previous record's time
     while fp.tell() < len(raw):
         rec = dec.decode()
         if not (isinstance(rec, list) and len(rec) >= 3 and all(is_int(x) for x in rec[:3])
-                and rec[0] >= 0 and rec[1] >= 0):
+                and rec[0] >= 0 and rec[1] >= 0 and I64_MIN <= rec[2] <= I64_MAX):
             raise ValueError("record is not an array [kind, id, time, ...]")
-        prev = rec[2] = prev + rec[2]
+        prev = rec[2] = wrap_i64(prev + rec[2])
         types = FIELDS.get(rec[0])
         if types is None:
             continue  # a kind from a newer format: skip it
@@ -187,6 +193,11 @@ def decode_records(raw, t0):
             raise ValueError(f"malformed record of kind {rec[0]}")
         records.append(rec[:need])  # elements a newer format appended are skipped
     return records
+
+
+def wrap_i64(n):
+    """Wrap n into the i64 range, as Go's int64 arithmetic does."""
+    return (n - I64_MIN) % (1 << 64) + I64_MIN
 
 
 def is_int(x):
