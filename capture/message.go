@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"iter"
@@ -69,7 +70,13 @@ func Assemble(src iter.Seq2[Record, error], opts AssembleOptions) iter.Seq2[Reco
 					ks = append(ks, k)
 				}
 			}
-			slices.SortFunc(ks, func(a, b msgKey) int { return cmpInt(open[a].Index, open[b].Index) })
+			// Index counts per connection: ties between connections are
+			// broken as docs/examples/read_capture.py does, by the key
+			// (connection, direction, control).
+			slices.SortFunc(ks, func(a, b msgKey) int {
+				return cmp.Or(cmpInt(open[a].Index, open[b].Index), cmpInt(a.conn, b.conn),
+					cmp.Compare(a.dir, b.dir), cmpInt(btoi(a.control), btoi(b.control)))
+			})
 			for _, k := range ks {
 				m := open[k]
 				delete(open, k)

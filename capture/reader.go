@@ -35,7 +35,7 @@ type Reader struct {
 	skipped map[int64]int // records of unknown kinds stepped over, by chunk offset
 
 	dec     *zstd.Decoder
-	cbuf    []byte   // chunk header and compressed chunk
+	cbuf    []byte   // chunk frame head, chunk header and compressed chunk
 	ubuf    []byte   // decompressed chunk
 	keep    recAlloc // records handed to the caller
 	scratch recAlloc // records folded and dropped (transient)
@@ -412,21 +412,28 @@ func (r *Reader) readChunk(e *chunkEntry) ([]Record, error) {
 // decodeChunk reads, verifies and decodes one chunk's records, taking them
 // from a and appending them to recs (a new slice when nil).
 func (r *Reader) decodeChunk(e *chunkEntry, a *recAlloc, recs []Record) ([]Record, error) {
-	// The chunk header (it carries the CRC, which the index does not keep)
-	// and the frame, in one read. A damaged index must not size the buffer.
+	// The skippable frame's head, the chunk header (it carries the CRC,
+	// which the index does not keep) and the frame, in one read. A damaged
+	// index must not size the buffer.
 	if e.CLen > maxFrameLen || e.Offset < 0 || e.Offset+frameHeadSize+chunkHeaderSize+int64(e.CLen) > r.size {
 		return nil, errors.New("chunk outside the file")
 	}
-	n := chunkHeaderSize + int(e.CLen)
+	n := frameHeadSize + chunkHeaderSize + int(e.CLen)
 	r.cbuf = slices.Grow(r.cbuf[:0], n)[:n]
-	if _, err := r.ra.ReadAt(r.cbuf, e.Offset+frameHeadSize); err != nil {
+	if _, err := r.ra.ReadAt(r.cbuf, e.Offset); err != nil {
 		return nil, fmt.Errorf("read chunk: %w", err)
 	}
-	h, ok := parseChunkHeader(r.cbuf[:chunkHeaderSize])
+	// No checksum covers the frame head; a reader that found the chunk
+	// through the index must still see what a scan would.
+	magic, size := binary.LittleEndian.Uint32(r.cbuf), binary.LittleEndian.Uint32(r.cbuf[4:])
+	if magic != magicChunk || size != chunkHeaderSize {
+		return nil, fmt.Errorf("bad chunk frame head (magic %#08x, size %d)", magic, size)
+	}
+	h, ok := parseChunkHeader(r.cbuf[frameHeadSize : frameHeadSize+chunkHeaderSize])
 	if !ok || h.clen != e.CLen {
 		return nil, errors.New("chunk header checksum mismatch")
 	}
-	frame := r.cbuf[chunkHeaderSize:]
+	frame := r.cbuf[frameHeadSize+chunkHeaderSize:]
 	if crc32c(frame) != h.crc {
 		return nil, errors.New("chunk checksum mismatch")
 	}

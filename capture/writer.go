@@ -16,6 +16,20 @@ import (
 // ErrClosed is returned by a Writer's methods after Close.
 var ErrClosed = errors.New("capture: writer closed")
 
+// ErrTooLarge is returned (wrapped) for a record whose encoding exceeds
+// MaxRecord. The record is not written; the writer stays usable.
+var ErrTooLarge = errors.New("capture: record too large")
+
+// MaxRecord is the largest encoding of a single record the writer accepts.
+// A Chunk is split long before (see MaxChunk); the bound concerns the other
+// kinds, such as an HTTP exchange with huge bodies. With maxFlushSize it
+// keeps every chunk well within what a reader accepts (maxFrameLen).
+const MaxRecord = 16 << 20
+
+// maxFlushSize bounds Options.FlushSize: a batch is sealed once it reaches
+// FlushSize, so it holds less than FlushSize plus one record.
+const maxFlushSize = 32 << 20
+
 // Options configures a Writer. The zero value works; every field documents
 // its default.
 type Options struct {
@@ -27,7 +41,8 @@ type Options struct {
 	// bytes. Default 1 MiB. When the writer compresses and writes slower
 	// than FlushSize per FlushInterval/8 (a busy CPU, a slow disk), batches
 	// are sealed smaller, so that FlushInterval stays the bound on a
-	// record's time in memory.
+	// record's time in memory. At most 32 MiB (larger values are reduced to
+	// it), so that a chunk stays within what a reader accepts.
 	FlushSize int
 	// QueueSize bounds the bytes of sealed batches waiting for the disk.
 	// Beyond it Append blocks: a slow disk slows the producers and nothing
@@ -60,6 +75,7 @@ func (o Options) withDefaults() Options {
 	if o.FlushSize <= 0 {
 		o.FlushSize = 1 << 20
 	}
+	o.FlushSize = min(o.FlushSize, maxFlushSize)
 	if o.QueueSize <= 0 {
 		o.QueueSize = 8 << 20
 	}
@@ -217,7 +233,8 @@ func newWriter(f *os.File, path string, opts Options) (*Writer, error) {
 func (w *Writer) Path() string { return w.path }
 
 // Open records a new connection, assigns it the next ConnID (1, 2, 3 …),
-// stores the ID in o.Conn and returns it.
+// stores the ID in o.Conn and returns it. A record refused with ErrTooLarge
+// takes no ID.
 func (w *Writer) Open(o *ConnOpen) (ConnID, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -228,13 +245,19 @@ func (w *Writer) Open(o *ConnOpen) (ConnID, error) {
 	o.Conn = w.nextConn
 	w.conns[o.Conn] = &ConnSummary{Conn: o.Conn}
 	if err := w.appendLocked(o); err != nil {
+		if w.err == nil { // the record was refused, not written: its ID stays free
+			delete(w.conns, o.Conn)
+			w.nextConn--
+			o.Conn = 0
+		}
 		return 0, err
 	}
 	return o.Conn, nil
 }
 
 // HTTP records a plain HTTP exchange, assigns it the next exchange ID, stores
-// it in x.ID and returns it.
+// it in x.ID and returns it. A record refused with ErrTooLarge (bodies of
+// about MaxRecord bytes) takes no ID.
 func (w *Writer) HTTP(x *HTTP) (uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -244,6 +267,10 @@ func (w *Writer) HTTP(x *HTTP) (uint64, error) {
 	w.nextHTTP++
 	x.ID = w.nextHTTP
 	if err := w.appendLocked(x); err != nil {
+		if w.err == nil { // the record was refused, not written: its ID stays free
+			w.nextHTTP--
+			x.ID = 0
+		}
 		return 0, err
 	}
 	return x.ID, nil
@@ -251,9 +278,11 @@ func (w *Writer) HTTP(x *HTTP) (uint64, error) {
 
 // Append records a Frame, Chunk, Close, Event or End of a connection that
 // Open returned (or of connection 0, for an Event about the whole capture).
-// A Chunk larger than MaxChunk is split. Append copies what it needs; the
-// caller may reuse the record and its buffers at once. It blocks while the
-// disk is behind, and returns the writer's error once a write has failed.
+// A Chunk larger than MaxChunk is split; any other record whose encoding
+// exceeds MaxRecord is refused with ErrTooLarge. Append copies what it
+// needs; the caller may reuse the record and its buffers at once. It blocks
+// while the disk is behind, and returns the writer's error once a write has
+// failed.
 func (w *Writer) Append(r Record) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -317,7 +346,9 @@ func (w *Writer) usable() error {
 	return w.err
 }
 
-// appendLocked encodes r into the current batch. w.mu is held.
+// appendLocked encodes r into the current batch. w.mu is held. When it
+// refuses r (it does not encode, or exceeds MaxRecord), nothing is recorded
+// and w.err is still nil; otherwise r is in the batch.
 func (w *Writer) appendLocked(r Record) error {
 	b := w.cur
 	var err error
@@ -329,6 +360,10 @@ func (w *Writer) appendLocked(r Record) error {
 	if b.buf, err = appendRecord(b.buf, r, b.t1); err != nil {
 		b.buf = b.buf[:mark]
 		return err
+	}
+	if n := len(b.buf) - mark; n > MaxRecord {
+		b.buf = b.buf[:mark]
+		return fmt.Errorf("%w: %v record of %d bytes, the limit is %d", ErrTooLarge, r.Type(), n, MaxRecord)
 	}
 	if b.nrec == 0 {
 		b.seq0, b.t0, b.started = w.nextSeq, ts, time.Now()

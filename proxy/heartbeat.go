@@ -26,7 +26,8 @@ type heartbeat struct {
 	s       *session
 	idle    time.Duration
 	timeout time.Duration
-	sides   [2]hbSide // [0] the client, [1] the server
+	sides   [2]hbSide   // [0] the client, [1] the server
+	over    atomic.Bool // a ghost was found
 	done    chan struct{}
 	wg      sync.WaitGroup
 }
@@ -85,6 +86,9 @@ func (hb *heartbeat) stop() {
 
 // check pings an idle side and declares a silent one a ghost.
 func (hb *heartbeat) check(dir capture.Direction, now time.Time) {
+	if hb.over.Load() {
+		return // a ghost was found: the connection is being torn down
+	}
 	sd := hb.side(dir)
 	last := time.Unix(0, sd.last.Load())
 	sd.mu.Lock()
@@ -171,6 +175,7 @@ func (hb *heartbeat) ownPong(dir capture.Direction, h ws.Header, r interface {
 // other side with 1001 and cuts the dead side's connection.
 func (hb *heartbeat) ghost(dir capture.Direction, silence time.Duration) {
 	s := hb.s
+	hb.over.Store(true)
 	dead, live, name := s.server, s.client, "server"
 	livedir := capture.ProxyToClient
 	if dir == capture.ClientToServer {
@@ -194,5 +199,12 @@ func (hb *heartbeat) ghost(dir capture.Direction, silence time.Duration) {
 		// Only now cut the dead side: its end reaches the live side after
 		// the close, as a half-close.
 		dead.conn.Close()
+		// The live side has a moment to finish its close handshake; then
+		// the connection is over whatever it does.
+		select {
+		case <-hb.done:
+		case <-time.After(max(hb.timeout, time.Second)):
+			live.conn.Close()
+		}
 	}()
 }
