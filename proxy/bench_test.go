@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -101,6 +103,21 @@ func readInto(buf []byte, r io.Reader) ([]byte, error) {
 	}
 }
 
+// benchPayload returns n bytes of JSON-like text, the kind of message
+// WebSocket APIs mostly carry: the field names repeat, the values vary, so
+// it is valid UTF-8 and zstd compresses it a few times, neither trivially
+// nor not at all.
+func benchPayload(n int) []byte {
+	r := rand.New(rand.NewPCG(1, 2))
+	sides := []string{"buy", "sell"}
+	var b []byte
+	for seq := 0; len(b) < n; seq++ {
+		b = fmt.Appendf(b, `{"seq":%d,"price":%d.%02d,"qty":%d,"side":%q,"id":"%016x"}`+"\n",
+			seq, 100+r.IntN(900), r.IntN(100), 1+r.IntN(10000), sides[r.IntN(2)], r.Uint64())
+	}
+	return b[:n]
+}
+
 // relayRig is a connected client for one mode, with the capture writer
 // when the mode records.
 type relayRig struct {
@@ -164,9 +181,21 @@ func newRelayRig(b *testing.B, mode string) *relayRig {
 	return rig
 }
 
+// reportFile adds, when the rig records, the file-B/op metric: capture
+// file bytes (compressed records of both directions) per op.
+func (r *relayRig) reportFile(b *testing.B) {
+	if r.w == nil || b.N <= 0 {
+		return
+	}
+	if err := r.w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(r.w.Stats().FileBytes)/float64(b.N), "file-B/op")
+}
+
 // roundTrip sends msg and waits for its echo.
 func (r *relayRig) roundTrip(msg []byte) error {
-	if err := r.conn.WriteMessage(websocket.BinaryMessage, msg); err != nil {
+	if err := r.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
 		return err
 	}
 	return r.readEcho(len(msg))
@@ -278,7 +307,7 @@ func BenchmarkRelay(b *testing.B) {
 
 func benchRoundTrip(b *testing.B, mode string, size int) {
 	rig := newRelayRig(b, mode)
-	msg := bytes.Repeat([]byte{'w'}, size)
+	msg := benchPayload(size)
 	for range 3 { // warm up buffers on every hop
 		if err := rig.roundTrip(msg); err != nil {
 			b.Fatal(err)
@@ -296,11 +325,12 @@ func benchRoundTrip(b *testing.B, mode string, size int) {
 	b.StopTimer()
 	cpu.report(b)
 	reportRate(b)
+	rig.reportFile(b)
 }
 
 func benchPipelined(b *testing.B, mode string, size int) {
 	rig := newRelayRig(b, mode)
-	msg := bytes.Repeat([]byte{'w'}, size)
+	msg := benchPayload(size)
 	if err := rig.roundTrip(msg); err != nil {
 		b.Fatal(err)
 	}
@@ -311,7 +341,7 @@ func benchPipelined(b *testing.B, mode string, size int) {
 	werr := make(chan error, 1)
 	go func() {
 		for range b.N {
-			if err := rig.conn.WriteMessage(websocket.BinaryMessage, msg); err != nil {
+			if err := rig.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
 				werr <- err
 				return
 			}
@@ -331,6 +361,7 @@ func benchPipelined(b *testing.B, mode string, size int) {
 	}
 	cpu.report(b)
 	reportRate(b)
+	rig.reportFile(b)
 }
 
 const (
@@ -348,7 +379,7 @@ func BenchmarkRelayLatency(b *testing.B) {
 	for _, mode := range relayModes {
 		b.Run(mode, func(b *testing.B) {
 			rig := newRelayRig(b, mode)
-			msg := bytes.Repeat([]byte{'w'}, latencySize)
+			msg := benchPayload(latencySize)
 			for range 10 {
 				if err := rig.roundTrip(msg); err != nil {
 					b.Fatal(err)
@@ -428,8 +459,7 @@ func BenchmarkPump(b *testing.B) {
 			for _, mode := range []string{"proxy", "record"} {
 				b.Run(mode, func(b *testing.B) {
 					var frame bytes.Buffer
-					payload := bytes.Repeat([]byte{'w'}, size.n)
-					f := ws.MaskFrame(ws.NewBinaryFrame(payload))
+					f := ws.MaskFrame(ws.NewTextFrame(benchPayload(size.n)))
 					if err := ws.WriteFrame(&frame, f); err != nil {
 						b.Fatal(err)
 					}

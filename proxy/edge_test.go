@@ -215,6 +215,7 @@ func TestNoHijackIs502(t *testing.T) {
 	}
 	defer p.Shutdown(t.Context())
 	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/nohijack", nil)
+	req.RemoteAddr = "127.0.0.1:40000" // httptest's default, 192.0.2.1, is refused without AllowRemote
 	req.Header.Set("Upgrade", "websocket")
 	req.Header.Set("Connection", "Upgrade")
 	rec := httptest.NewRecorder()

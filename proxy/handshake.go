@@ -51,10 +51,11 @@ type target struct {
 // client sent it, and the server's answer back as the server sent it. On a
 // 101 it takes over both connections and relays frames until they end.
 func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
-	if p.isClosing() {
+	if !p.reserve() {
 		http.Error(w, "wstap: shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	defer p.release()
 	start := time.Now()
 	open := &capture.ConnOpen{Time: start, URL: t.url.String(), Mode: t.mode, ClientAddr: r.RemoteAddr,
 		RequestHeaders: r.Header.Clone(), ClientTLS: tlsInfo(t.clientTLS, false)}
@@ -103,6 +104,7 @@ func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
 	up.SetDeadline(time.Time{})
 	open.Status = resp.StatusCode
 	open.ResponseHeaders = resp.Header.Clone()
+	p.redact(open.ResponseHeaders)
 	open.Subprotocol = resp.Header.Get("Sec-WebSocket-Protocol")
 	open.Extensions = strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", ")
 
@@ -124,6 +126,10 @@ func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
 		p.logf("hijack client connection: %v", err)
 		return
 	}
+	s := &session{p: p, client: newLeg(client, brw.Reader), server: newLeg(up, upR), closesSent: make(chan struct{})}
+	s.deflate = negotiatedDeflate(resp.Header)
+	s.id = p.open(open) // recorded before the client learns of the 101
+
 	var head bytes.Buffer
 	fmt.Fprintf(&head, "HTTP/%d.%d %s\r\n", resp.ProtoMajor, resp.ProtoMinor, resp.Status)
 	resp.Header.Write(&head)
@@ -131,19 +137,15 @@ func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
 	if _, err := client.Write(head.Bytes()); err != nil {
 		client.Close()
 		up.Close()
+		p.record(&capture.End{Conn: s.id, Time: time.Now(), Error: "write the 101 to the client: " + err.Error()})
 		return
 	}
-
-	s := &session{p: p, client: newLeg(client, brw.Reader), server: newLeg(up, upR), closesSent: make(chan struct{})}
-	s.deflate = negotiatedDeflate(resp.Header)
-	s.id = p.open(open)
-	if !p.track(s) {
-		s.client.conn.Close()
-		s.server.conn.Close()
-		p.record(&capture.End{Conn: s.id, Time: time.Now(), Error: "wstap is shutting down"})
-		return
+	// A Shutdown that began during the handshake did not see this session:
+	// it closes itself, as Shutdown would have.
+	if !p.register(s) {
+		s.closeBoth()
 	}
-	defer p.untrack(s)
+	defer p.unregister(s)
 	s.run()
 }
 

@@ -69,9 +69,38 @@ type Options struct {
 	// HeartbeatTimeout is how long a pinged side may stay silent. Default:
 	// Heartbeat.
 	HeartbeatTimeout time.Duration
-	// Redact names request headers whose values are replaced by
-	// "[redacted]" in the capture (not on the wire). Default none.
+	// Redact names headers, of requests and of responses (Set-Cookie, say),
+	// whose values are replaced by "[redacted]" in the capture (not on the
+	// wire). Default none. Proxy-Authorization is never recorded.
 	Redact []string
+	// IgnoreHosts are glob patterns (path.Match syntax, matched
+	// case-insensitively against the host name without its port:
+	// "*.bank.example.test", "pinned.example.test", "10.*") of hosts whose
+	// CONNECT tunnels are relayed byte for byte, without TLS interception,
+	// for apps that pin certificates; the capture notes each such tunnel
+	// as a "tunnel" event and holds nothing of its content. A "*" matches
+	// dots too, so "*.example.test" matches "a.b.example.test" but not
+	// "example.test". Plain ws:// and http:// requests to these hosts
+	// (absolute-form, not tunnelled) are relayed and recorded as usual:
+	// they carry no certificate to pin. New rejects malformed patterns.
+	// Default none: every tunnel is intercepted.
+	IgnoreHosts []string
+	// MaxBody is how much of each plain HTTP body (request and response)
+	// the capture keeps; the record holds the whole sizes, so a longer
+	// body shows as cut. A negative value keeps no body. Default 1 MiB.
+	MaxBody int64
+	// ProxyAuth, "user:pass", makes the proxy require these credentials:
+	// "Proxy-Authorization: Basic …" on explicit-proxy requests (CONNECT
+	// and absolute-form; 407 otherwise), or, in reverse mode, where clients
+	// take the proxy for the server, "Authorization: Basic …" (401
+	// otherwise; the header is wstap's and is not forwarded upstream).
+	// Credentials are compared in constant time and never recorded.
+	// Default "": no authentication.
+	ProxyAuth string
+	// AllowRemote lets clients on other machines use the proxy. Default
+	// false: a request whose RemoteAddr is not a loopback address gets a
+	// 403 that names --allow-remote.
+	AllowRemote bool
 	// Logger receives diagnostics. Default: discarded.
 	Logger *slog.Logger
 }
@@ -95,6 +124,7 @@ type Proxy struct {
 	sinkErr  atomic.Pointer[error]
 	sinkOnce sync.Once
 	counters Counters
+	tunnels  tunnelSet // uninspected tunnels (IgnoreHosts)
 }
 
 // Counters are a Proxy's live figures.
@@ -121,6 +151,17 @@ func New(opts Options) (*Proxy, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.MaxBody == 0 {
+		opts.MaxBody = defaultMaxBody
+	}
+	if err := checkProxyAuth(opts.ProxyAuth); err != nil {
+		return nil, err
+	}
+	ignore, err := compileIgnoreHosts(opts.IgnoreHosts)
+	if err != nil {
+		return nil, err
+	}
+	opts.IgnoreHosts = ignore
 	p := &Proxy{opts: opts, sessions: map[*session]struct{}{}}
 	if opts.Upstream != "" {
 		u, err := url.Parse(opts.Upstream)
@@ -136,6 +177,10 @@ func New(opts Options) (*Proxy, error) {
 	p.gp.ConnectDial = nil
 	p.gp.Tr = &http.Transport{Proxy: nil, TLSClientConfig: opts.UpstreamTLS, ForceAttemptHTTP2: false,
 		DialContext: (&net.Dialer{Timeout: opts.DialTimeout}).DialContext}
+	p.recordGoproxyHTTP()
+	if len(opts.IgnoreHosts) > 0 {
+		p.gp.OnRequest(goproxy.ReqConditionFunc(p.ignoredConnect)).HijackConnect(p.tunnelConnect) // before hijackConnect
+	}
 	p.gp.OnRequest().HijackConnect(p.hijackConnect)
 	p.ln = newChanListener()
 	p.inner = &http.Server{
@@ -162,12 +207,15 @@ func (p *Proxy) Err() error {
 
 // ServeHTTP dispatches a request that arrived at the proxy's listener.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !p.admit(w, r) {
+		return
+	}
 	switch {
 	case p.upstream != nil && isUpgrade(r):
 		u := joinURL(p.upstream, r.URL)
 		p.relayUpgrade(w, r, target{url: u, host: u.Host, mode: "reverse"})
 	case p.upstream != nil:
-		p.rp.ServeHTTP(w, r)
+		p.serveReverseHTTP(w, r)
 	case r.Method == http.MethodConnect:
 		p.gp.ServeHTTP(keepBuffered{w}, r)
 	case r.URL.IsAbs() && isUpgrade(r):
@@ -183,7 +231,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		p.relayUpgrade(w, r, target{url: &u, host: host, mode: "explicit"})
 	default:
-		p.gp.ServeHTTP(w, r)
+		p.gp.ServeHTTP(flushingWriter{w}, r)
 	}
 }
 
@@ -221,9 +269,10 @@ func (p *Proxy) reverseHTTP(up *url.URL) *httputil.ReverseProxy {
 			pr.SetURL(origin)
 			pr.Out.Host = up.Host
 		},
-		Transport: &http.Transport{Proxy: nil, TLSClientConfig: p.opts.UpstreamTLS,
-			DialContext: (&net.Dialer{Timeout: p.opts.DialTimeout}).DialContext},
-		ErrorLog: slog.NewLogLogger(p.opts.Logger.Handler(), slog.LevelDebug),
+		Transport: recordingTransport{&http.Transport{Proxy: nil, TLSClientConfig: p.opts.UpstreamTLS,
+			DialContext: (&net.Dialer{Timeout: p.opts.DialTimeout}).DialContext}},
+		ErrorHandler: p.reverseError,
+		ErrorLog:     slog.NewLogLogger(p.opts.Logger.Handler(), slog.LevelDebug),
 	}
 }
 
@@ -370,7 +419,7 @@ func (p *Proxy) serveTunnel(w http.ResponseWriter, r *http.Request) {
 	if r.Host != "" {
 		r.URL.Host = r.Host
 	}
-	p.gp.ServeHTTP(w, r)
+	p.gp.ServeHTTP(flushingWriter{w}, r)
 }
 
 // chanListener is a net.Listener fed with connections taken over from
@@ -459,33 +508,43 @@ func (p *Proxy) redact(h http.Header) {
 	}
 }
 
-// track registers a live session; it reports false once the proxy is
-// shutting down.
-func (p *Proxy) track(s *session) bool {
+// reserve counts an upgrade in progress, so Shutdown waits for it; it
+// reports false once the proxy is shutting down. release undoes it.
+func (p *Proxy) reserve() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closing {
 		return false
 	}
-	p.sessions[s] = struct{}{}
 	p.wg.Add(1)
-	p.counters.Open.Add(1)
-	p.counters.Total.Add(1)
 	return true
 }
 
-func (p *Proxy) untrack(s *session) {
+func (p *Proxy) release() { p.wg.Done() }
+
+// register lists a session whose 101 has gone out as live; it reports
+// false when Shutdown has begun meanwhile (and so will not close it).
+func (p *Proxy) register(s *session) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sessions[s] = struct{}{}
+	p.counters.Open.Add(1)
+	p.counters.Total.Add(1)
+	return !p.closing
+}
+
+func (p *Proxy) unregister(s *session) {
 	p.mu.Lock()
 	delete(p.sessions, s)
 	p.mu.Unlock()
 	p.counters.Open.Add(-1)
-	p.wg.Done()
 }
 
 // Shutdown closes every live WebSocket connection cleanly, sending close
 // 1001 (going away) to both peers, and waits until they have ended or ctx
 // is done; then it cuts what is left. New upgrades are refused from the
-// moment it is called. The caller stops its own listener first.
+// moment it is called. Uninspected tunnels (IgnoreHosts) carry opaque
+// bytes and are cut at once. The caller stops its own listener first.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	p.closing = true
@@ -496,6 +555,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.mu.Unlock()
 	p.ln.Close()
 	p.inner.Close()
+	p.tunnels.closeAll()
 	// A close waits for the frame in flight on its leg, which may never
 	// finish: send them beside the wait, so ctx bounds everything.
 	var closers sync.WaitGroup
@@ -520,12 +580,6 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	}
 	closers.Wait()
 	return err
-}
-
-func (p *Proxy) isClosing() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.closing
 }
 
 // closeBoth sends close 1001 from the proxy to each peer that has not been

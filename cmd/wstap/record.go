@@ -32,6 +32,9 @@ type recordOptions struct {
 	clientKey   string
 	allowRemote bool
 	redact      []string
+	ignoreHosts []string
+	maxBody     int64
+	proxyAuth   string
 
 	upstreamRoots *x509.CertPool // trusted for upstreams instead of the system roots (the demo's own server)
 }
@@ -44,8 +47,11 @@ func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.upstreamCAs, "upstream-ca", nil, "PEM file of a CA (or self-signed certificate) to trust for upstreams; repeatable")
 	fs.StringVar(&o.clientCert, "client-cert", "", "PEM client certificate for upstreams that require mTLS")
 	fs.StringVar(&o.clientKey, "client-key", "", "PEM key of --client-cert")
-	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow listening on a non-loopback address")
-	fs.StringSliceVar(&o.redact, "redact", nil, "request headers to redact in the capture, e.g. Authorization,Cookie")
+	fs.BoolVar(&o.allowRemote, "allow-remote", false, "serve other machines: allow a non-loopback --listen address and non-loopback clients (set --proxy-auth too)")
+	fs.StringVar(&o.proxyAuth, "proxy-auth", "", "user:pass credentials clients must send (Proxy-Authorization: Basic; Authorization: Basic in reverse mode); with --allow-remote (default: $WSTAP_PROXY_AUTH)")
+	fs.StringSliceVar(&o.redact, "redact", nil, "headers to redact in the capture, requests' and responses', e.g. Authorization,Cookie,Set-Cookie")
+	fs.StringSliceVar(&o.ignoreHosts, "ignore-hosts", nil, "comma-separated host globs (*.bank.example.test,10.*) whose CONNECT tunnels pass byte for byte, not intercepted (for apps that pin certificates)")
+	fs.Int64Var(&o.maxBody, "max-body", 1<<20, "bytes of each plain HTTP body to keep in the capture; 0 keeps none")
 }
 
 func envOr(name, def string) string {
@@ -70,6 +76,14 @@ Reverse mode (--upstream URL): clients connect to ws://LISTEN as if it were
 the server; wstap dials URL.
 
 Trust wstap's CA (wstap ca export) in the client to intercept wss://.
+Hosts matching --ignore-hosts are tunnelled untouched (for apps that pin
+certificates); the capture notes each tunnel and holds nothing of it.
+Plain HTTP exchanges are recorded too, bodies up to --max-body.
+
+Only clients on this machine are served unless --allow-remote; then set
+--proxy-auth user:pass (or $WSTAP_PROXY_AUTH) so that clients must send
+Proxy-Authorization: Basic (Authorization: Basic in reverse mode).
+
 SIGINT or SIGTERM closes live connections with 1001, flushes the capture and
 prints a summary; a second SIGINT exits at once.
 ` + exitStatusHelp,
@@ -98,6 +112,17 @@ func startRecorder(g *globalOptions, opts *recordOptions, log *slog.Logger) (*re
 	if err := checkListen(opts.listen, opts.allowRemote); err != nil {
 		return nil, err
 	}
+	if opts.maxBody < 0 {
+		return nil, usagef("--max-body %d: want a size in bytes, 0 or more", opts.maxBody)
+	}
+	maxBody := opts.maxBody
+	if maxBody == 0 {
+		maxBody = -1 // proxy.Options: negative keeps no body, 0 is the default
+	}
+	proxyAuth := opts.proxyAuth
+	if proxyAuth == "" {
+		proxyAuth = os.Getenv("WSTAP_PROXY_AUTH") // read here, not as the flag's default, which --help would print
+	}
 	upTLS, err := upstreamTLS(opts)
 	if err != nil {
 		return nil, err
@@ -121,11 +146,12 @@ func startRecorder(g *globalOptions, opts *recordOptions, log *slog.Logger) (*re
 		return nil, err
 	}
 	p, err := proxy.New(proxy.Options{Sink: w, Upstream: opts.upstream, GetCertificate: ca.GetCertificate,
-		UpstreamTLS: upTLS, Redact: opts.redact, Logger: log})
+		UpstreamTLS: upTLS, Redact: opts.redact, Logger: log, IgnoreHosts: opts.ignoreHosts, MaxBody: maxBody,
+		ProxyAuth: proxyAuth, AllowRemote: opts.allowRemote})
 	if err != nil {
 		w.Close()
 		os.Remove(path)
-		return nil, err
+		return nil, &usageError{err} // every option New rejects came from a flag
 	}
 	ln, err := net.Listen("tcp", opts.listen)
 	if err != nil {
@@ -162,6 +188,9 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []s
 	}
 	fmt.Fprintf(g.stdout, "wstap %s\n  listening  %s\n  %s\n  capture    %s\n  CA         %s\n",
 		versionString(), r.ln.Addr(), mode, r.capture.Path(), r.ca.CertPath())
+	if opts.allowRemote && opts.proxyAuth == "" && os.Getenv("WSTAP_PROXY_AUTH") == "" {
+		fmt.Fprintln(g.stderr, "wstap: warning: --allow-remote without --proxy-auth: anyone who can reach "+r.ln.Addr().String()+" can use this proxy")
+	}
 
 	stopCounter := startCounter(g.stderr, r.proxy)
 	var serveErr error
@@ -183,8 +212,8 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []s
 	fmt.Fprintln(g.stderr, "wstap: stopping: closing live connections (1001) and flushing the capture")
 	err = r.stop(5 * time.Second)
 	c := r.proxy.Counters()
-	fmt.Fprintf(g.stdout, "recorded %d WebSocket connection(s), %d message(s), %s of payload into %s\n",
-		c.Total.Load(), c.Messages.Load(), humanBytes(c.Bytes.Load()), r.capture.Path())
+	fmt.Fprintf(g.stdout, "recorded %d WebSocket connection(s), %d message(s), %s of payload and %d HTTP exchange(s) into %s\n",
+		c.Total.Load(), c.Messages.Load(), humanBytes(c.Bytes.Load()), c.HTTP.Load(), r.capture.Path())
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(fmt.Errorf("serve: %w", serveErr), err)
 	}

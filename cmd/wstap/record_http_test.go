@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func TestRecordFlags(t *testing.T) {
+	var o recordOptions
+	fs := pflag.NewFlagSet("record", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	if o.maxBody != 1<<20 {
+		t.Errorf("--max-body defaults to %d, want 1048576", o.maxBody)
+	}
+	err := fs.Parse([]string{"--ignore-hosts", "*.bank.example.test,pinned.example.test", "--ignore-hosts", "10.*",
+		"--max-body", "4096", "--proxy-auth", "alice:s3cret", "--allow-remote", "--redact", "Authorization,Set-Cookie"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(o.ignoreHosts, " "); got != "*.bank.example.test pinned.example.test 10.*" {
+		t.Errorf("--ignore-hosts = %q", got)
+	}
+	if o.maxBody != 4096 || o.proxyAuth != "alice:s3cret" || !o.allowRemote || len(o.redact) != 2 {
+		t.Errorf("parsed %+v", o)
+	}
+	// The credentials' environment fallback is not the flag's default,
+	// which --help would print.
+	t.Setenv("WSTAP_PROXY_AUTH", "bob:hunter2")
+	var help bytes.Buffer
+	fs2 := pflag.NewFlagSet("record", pflag.ContinueOnError)
+	(&recordOptions{}).AddFlags(fs2)
+	fs2.SetOutput(&help)
+	fs2.PrintDefaults()
+	if strings.Contains(help.String(), "hunter2") {
+		t.Errorf("--help shows the credentials:\n%s", help.String())
+	}
+}
+
+// TestRecordBadProxyOptions: options the proxy rejects are usage errors,
+// and leave no capture behind.
+func TestRecordBadProxyOptions(t *testing.T) {
+	t.Setenv("WSTAP_HOME", t.TempDir())
+	for _, args := range [][]string{
+		{"--ignore-hosts", "[a-"},
+		{"--ignore-hosts", "pinned.example.test:443"},
+		{"--proxy-auth", "no-colon"},
+		{"--max-body", "-1"},
+	} {
+		path := filepath.Join(t.TempDir(), "bad.wstap")
+		var out, errOut bytes.Buffer
+		code := run(append([]string{"record", "--listen", "127.0.0.1:0", "-o", path}, args...), &out, &errOut)
+		if code != exitUsage || strings.Count(errOut.String(), "\n") != 1 {
+			t.Errorf("record %q: status %d, stderr %q; want 2 and one line", args, code, errOut.String())
+		}
+		if _, err := os.Stat(path); err == nil {
+			t.Errorf("record %q left %s behind", args, path)
+		}
+	}
+}
+
+// TestRecordHTTPExchange records a plain HTTP exchange through `wstap
+// record`, checks the summary line, and finds the exchange with `wstap ls`
+// and `wstap show`.
+func TestRecordHTTPExchange(t *testing.T) {
+	t.Setenv("WSTAP_HOME", t.TempDir())
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello over plain HTTP")
+	}))
+	t.Cleanup(up.Close)
+	path := filepath.Join(t.TempDir(), "http.wstap")
+
+	pr, pw := io.Pipe()
+	var errOut bytes.Buffer
+	g := &globalOptions{stdout: pw, stderr: &errOut}
+	opts := &recordOptions{listen: "127.0.0.1:0", output: path, maxBody: 5, proxyAuth: "alice:s3cret"}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- runRecord(ctx, g, opts, nil)
+		pw.Close()
+	}()
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var addr string
+	for addr == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("wstap record ended before listening: %v %s", <-done, errOut.String())
+			}
+			if f := strings.Fields(l); len(f) == 2 && f[0] == "listening" {
+				addr = f[1]
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("wstap record did not start")
+		}
+	}
+
+	pu := &url.URL{Scheme: "http", Host: addr, User: url.UserPassword("alice", "s3cret")}
+	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu)}, Timeout: 10 * time.Second}
+	resp, err := client.Get(up.URL + "/greeting")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "hello over plain HTTP" {
+		t.Fatalf("body %q", body)
+	}
+	client.CloseIdleConnections()
+
+	cancel()
+	var summary string
+	for l := range lines {
+		if strings.HasPrefix(l, "recorded ") {
+			summary = l
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("runRecord: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(summary, "and 1 HTTP exchange(s) into "+path) {
+		t.Errorf("summary %q does not count the HTTP exchange", summary)
+	}
+
+	var out, lsErr bytes.Buffer
+	if code := run([]string{"ls", path}, &out, &lsErr); code != 0 {
+		t.Fatalf("wstap ls: status %d: %s", code, lsErr.String())
+	}
+	t.Logf("wstap ls:\n%s", out.String())
+	if !strings.Contains(out.String(), up.URL+"/greeting") || !strings.Contains(out.String(), "GET") {
+		t.Errorf("wstap ls does not list the exchange:\n%s", out.String())
+	}
+	out.Reset()
+	if code := run([]string{"show", "--format", "jsonl", path}, &out, &lsErr); code != 0 {
+		t.Fatalf("wstap show: status %d: %s", code, lsErr.String())
+	}
+	want := fmt.Sprintf(`"url":%q`, up.URL+"/greeting")
+	if !strings.Contains(out.String(), `"type":"http"`) || !strings.Contains(out.String(), want) ||
+		!strings.Contains(out.String(), `"response_body":"hello"`) || !strings.Contains(out.String(), `"response_body_truncated":true`) {
+		t.Errorf("wstap show --format jsonl lacks the exchange, cut at --max-body 5:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "s3cret") || strings.Contains(out.String(), "Proxy-Authorization") {
+		t.Errorf("the capture holds the proxy credentials:\n%s", out.String())
+	}
+}
