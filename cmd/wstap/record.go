@@ -31,10 +31,13 @@ type recordOptions struct {
 	clientCert  string
 	clientKey   string
 	allowRemote bool
-	redact      []string
-	ignoreHosts []string
-	maxBody     int64
-	proxyAuth   string
+
+	heartbeat        time.Duration
+	heartbeatTimeout time.Duration
+	redact           []string
+	ignoreHosts      []string
+	maxBody          int64
+	proxyAuth        string
 
 	upstreamRoots *x509.CertPool // trusted for upstreams instead of the system roots (the demo's own server)
 }
@@ -52,6 +55,8 @@ func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.redact, "redact", nil, "headers to redact in the capture, requests' and responses', e.g. Authorization,Cookie,Set-Cookie")
 	fs.StringSliceVar(&o.ignoreHosts, "ignore-hosts", nil, "comma-separated host globs (*.bank.example.test,10.*) whose CONNECT tunnels pass byte for byte, not intercepted (for apps that pin certificates)")
 	fs.Int64Var(&o.maxBody, "max-body", 1<<20, "bytes of each plain HTTP body to keep in the capture; 0 keeps none")
+	fs.DurationVar(&o.heartbeat, "heartbeat", 0, "expose ghost connections: ping a side idle this long (e.g. 30s); 0 is off")
+	fs.DurationVar(&o.heartbeatTimeout, "heartbeat-timeout", 0, "how long a pinged side may stay silent before it is a ghost (default: --heartbeat)")
 }
 
 func envOr(name, def string) string {
@@ -112,6 +117,9 @@ func startRecorder(g *globalOptions, opts *recordOptions, log *slog.Logger) (*re
 	if err := checkListen(opts.listen, opts.allowRemote); err != nil {
 		return nil, err
 	}
+	if opts.heartbeat < 0 || opts.heartbeatTimeout < 0 || (opts.heartbeatTimeout > 0 && opts.heartbeat == 0) {
+		return nil, usagef("--heartbeat and --heartbeat-timeout take positive durations, and --heartbeat-timeout needs --heartbeat")
+	}
 	if opts.maxBody < 0 {
 		return nil, usagef("--max-body %d: want a size in bytes, 0 or more", opts.maxBody)
 	}
@@ -147,7 +155,7 @@ func startRecorder(g *globalOptions, opts *recordOptions, log *slog.Logger) (*re
 	}
 	p, err := proxy.New(proxy.Options{Sink: w, Upstream: opts.upstream, GetCertificate: ca.GetCertificate,
 		UpstreamTLS: upTLS, Redact: opts.redact, Logger: log, IgnoreHosts: opts.ignoreHosts, MaxBody: maxBody,
-		ProxyAuth: proxyAuth, AllowRemote: opts.allowRemote})
+		ProxyAuth: proxyAuth, AllowRemote: opts.allowRemote, Heartbeat: opts.heartbeat, HeartbeatTimeout: opts.heartbeatTimeout})
 	if err != nil {
 		w.Close()
 		os.Remove(path)
@@ -214,6 +222,9 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []s
 	c := r.proxy.Counters()
 	fmt.Fprintf(g.stdout, "recorded %d WebSocket connection(s), %d message(s), %s of payload and %d HTTP exchange(s) into %s\n",
 		c.Total.Load(), c.Messages.Load(), humanBytes(c.Bytes.Load()), c.HTTP.Load(), r.capture.Path())
+	if n := c.Ghosts.Load(); n > 0 {
+		fmt.Fprintf(g.stdout, "%d ghost connection(s) found and closed (wstap ls shows them)\n", n)
+	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(fmt.Errorf("serve: %w", serveErr), err)
 	}
@@ -235,8 +246,8 @@ func startCounter(w io.Writer, p *proxy.Proxy) func() {
 		defer t.Stop()
 		for {
 			c := p.Counters()
-			fmt.Fprintf(f, "\r\x1b[K%d open · %d total · %d msgs · %s", c.Open.Load(), c.Total.Load(),
-				c.Messages.Load(), humanBytes(c.Bytes.Load()))
+			fmt.Fprintf(f, "\r\x1b[K%d open · %d total · %d msgs · %s · %d HTTP · %d ghosts", c.Open.Load(), c.Total.Load(),
+				c.Messages.Load(), humanBytes(c.Bytes.Load()), c.HTTP.Load(), c.Ghosts.Load())
 			select {
 			case <-done:
 				fmt.Fprint(f, "\r\x1b[K")

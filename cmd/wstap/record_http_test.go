@@ -58,6 +58,8 @@ func TestRecordBadProxyOptions(t *testing.T) {
 		{"--ignore-hosts", "pinned.example.test:443"},
 		{"--proxy-auth", "no-colon"},
 		{"--max-body", "-1"},
+		{"--heartbeat-timeout", "1s"},
+		{"--heartbeat", "-1s"},
 	} {
 		path := filepath.Join(t.TempDir(), "bad.wstap")
 		var out, errOut bytes.Buffer
