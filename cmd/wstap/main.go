@@ -1,6 +1,3 @@
-// Command wstap is a recording man-in-the-middle proxy and traffic inspector
-// for WebSocket. This package only wires: flags, signals and exit codes; the
-// work happens in capture, proxy, replay, inspector and certs.
 package main
 
 import (
