@@ -98,14 +98,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	deadline := time.Now().Add(time.Minute) // in case the parent never kills
 	for seq := 0; time.Now().Before(deadline); seq++ {
-		var err error
-		switch r := crashRecord(seq).(type) {
-		case *ConnOpen:
-			_, err = w.Open(r)
-		default:
-			err = w.Append(r)
-		}
-		if err != nil {
+		if err := appendAny(w, crashRecord(seq)); err != nil {
 			fmt.Println("error", err)
 			os.Exit(1)
 		}

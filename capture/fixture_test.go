@@ -112,18 +112,7 @@ func writeFixtureV1(t *testing.T, path string) {
 	}
 	for _, g := range fixtureGroups() {
 		for _, r := range g {
-			var err error
-			switch r := r.(type) {
-			case *ConnOpen:
-				c := *r
-				_, err = w.Open(&c)
-			case *HTTP:
-				x := *r
-				_, err = w.HTTP(&x)
-			default:
-				err = w.Append(r)
-			}
-			if err != nil {
+			if err := appendAny(w, r); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -238,17 +238,7 @@ func pyWrite(t *testing.T, path string, groups [][]Record) *Writer {
 	}
 	for _, g := range groups {
 		for _, r := range g {
-			switch r := r.(type) {
-			case *ConnOpen:
-				c := *r
-				_, err = w.Open(&c)
-			case *HTTP:
-				x := *r
-				_, err = w.HTTP(&x)
-			default:
-				err = w.Append(r)
-			}
-			if err != nil {
+			if err := appendAny(w, r); err != nil {
 				t.Fatalf("append %T: %v", r, err)
 			}
 		}

@@ -50,22 +50,28 @@ func writeAll(t testing.TB, path string, recs []Record, opts Options) *Writer {
 		t.Fatal(err)
 	}
 	for _, r := range recs {
-		var err error
-		switch r := r.(type) {
-		case *ConnOpen:
-			c := *r
-			_, err = w.Open(&c)
-		case *HTTP:
-			x := *r
-			_, err = w.HTTP(&x)
-		default:
-			err = w.Append(r)
-		}
-		if err != nil {
+		if err := appendAny(w, r); err != nil {
 			t.Fatalf("append %T: %v", r, err)
 		}
 	}
 	return w
+}
+
+// appendAny hands r to the writer method for its kind, on a copy where the
+// writer assigns an ID, so r itself stays as given.
+func appendAny(w *Writer, r Record) error {
+	var err error
+	switch r := r.(type) {
+	case *ConnOpen:
+		c := *r
+		_, err = w.Open(&c)
+	case *HTTP:
+		x := *r
+		_, err = w.HTTP(&x)
+	default:
+		err = w.Append(r)
+	}
+	return err
 }
 
 func readAll(t testing.TB, r *Reader, f Filter) ([]Record, error) {
