@@ -474,10 +474,10 @@ func (p *Proxy) open(o *capture.ConnOpen) capture.ConnID {
 // record hands a record to the sink. A failing sink is reported once and
 // otherwise ignored: the traffic keeps flowing.
 func (p *Proxy) record(r capture.Record) {
-	if c, ok := r.(*capture.Chunk); ok && c.First {
-		p.counters.Messages.Add(1)
-	}
 	if c, ok := r.(*capture.Chunk); ok {
+		if c.First {
+			p.counters.Messages.Add(1)
+		}
 		p.counters.Bytes.Add(int64(len(c.Data)))
 	}
 	if p.opts.Sink == nil {

@@ -103,7 +103,6 @@ type decoder struct {
 	utf8     utf8Stream
 	inflater *inflater
 	ctl      []byte // payload of the control frame in progress
-	sinkErr  bool
 	// frame holds the facts of a frame that is a whole message by itself,
 	// recorded with the message's chunk instead of on their own (the
 	// capture keeps them in one record; see capture.Chunk.Frame).
@@ -182,7 +181,7 @@ func (s *session) pump(dir capture.Direction, src, dst *leg) error {
 	defer d.close()
 	piece := make([]byte, ioBufSize)
 	plain := make([]byte, ioBufSize)
-	var hdr [ws.MaxHeaderSize]byte
+	var hr headerReader
 	var sawClose bool
 	for {
 		if !headerBuffered(src.r) { // reading the next header may wait: let what we have go
@@ -193,7 +192,7 @@ func (s *session) pump(dir capture.Direction, src, dst *leg) error {
 				return err
 			}
 		}
-		raw, h, err := readHeader(src.r, hdr[:])
+		raw, h, err := hr.read(src.r)
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isNetClosed(err) {
 				if len(raw) > 0 && !s.goingAway.Load() { // the start of a header, then the end
@@ -320,15 +319,22 @@ func (s *session) passThrough(d *decoder, head []byte, src, dst *leg, buf []byte
 	return werr
 }
 
-// readHeader reads one frame header from r and returns its raw bytes (in
-// buf) and its parsed form. When the stream ends inside a header, it
-// returns the bytes that did arrive with io.ErrUnexpectedEOF.
-func readHeader(r *bufio.Reader, buf []byte) ([]byte, ws.Header, error) {
+// headerReader reads frame headers with buffers of its own, so reading a
+// header allocates nothing.
+type headerReader struct {
+	raw     [ws.MaxHeaderSize]byte
+	scratch [ws.MaxHeaderSize]byte
+	br      bytes.Reader
+}
+
+// read reads one frame header from r and returns its raw bytes (valid until
+// the next read) and its parsed form.
+func (hr *headerReader) read(r *bufio.Reader) ([]byte, ws.Header, error) {
 	b, err := r.Peek(2)
 	if err == nil {
 		b, err = r.Peek(headerSize(b))
 	}
-	raw := buf[:copy(buf, b)]
+	raw := hr.raw[:copy(hr.raw[:], b)]
 	r.Discard(len(raw))
 	if err != nil {
 		if len(raw) > 0 && errors.Is(err, io.EOF) {
@@ -336,7 +342,8 @@ func readHeader(r *bufio.Reader, buf []byte) ([]byte, ws.Header, error) {
 		}
 		return raw, ws.Header{}, err
 	}
-	h, err := ws.ReadHeader(bytes.NewReader(raw))
+	hr.br.Reset(raw)
+	h, err := ws.ReadHeaderBuffer(&hr.br, hr.scratch[:0])
 	return raw, h, err
 }
 
@@ -494,9 +501,9 @@ func (d *decoder) data(p []byte) {
 }
 
 func (d *decoder) emit(last bool) {
-	t := time.Now()
-	if d.first {
-		t = d.started
+	t := d.started // a message's time is its first byte's
+	if !d.first {
+		t = time.Now()
 	}
 	d.s.p.record(&capture.Chunk{Conn: d.s.id, Time: t, Dir: d.dir, Opcode: d.opcode, First: d.first, Last: last,
 		Compressed: d.compress, Data: d.buf, Frame: d.frame})
