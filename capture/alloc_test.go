@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -14,11 +13,7 @@ import (
 // (recAlloc): records kept from many chunks stay intact while later chunks
 // are read, and appending to one payload never writes into another.
 func TestRecordsOutliveReads(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "a.wstap")
-	w, err := Create(path, Options{FlushSize: 16 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, path := createWriter(t, "a.wstap", Options{FlushSize: 16 << 10})
 	conn, err := w.Open(&ConnOpen{Time: t0, URL: "ws://alloc.example.test/"})
 	if err != nil {
 		t.Fatal(err)
@@ -92,11 +87,7 @@ func TestRecordsOutliveReads(t *testing.T) {
 // builds the same summaries as the checkpoints do, across many chunks and
 // connections.
 func TestFoldManyChunks(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "a.wstap")
-	w, err := Create(path, Options{FlushSize: 8 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, path := createWriter(t, "a.wstap", Options{FlushSize: 8 << 10})
 	p := &producer{w: w}
 	c := chatCorpus(4000)
 	var ids []ConnID

@@ -86,10 +86,7 @@ func TestFollowLiveWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	c, err := w.Open(&ConnOpen{Time: at(0), URL: "ws://live.example.test/"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustOpen(t, w, &ConnOpen{Time: at(0), URL: "ws://live.example.test/"})
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -150,11 +147,7 @@ func TestFollowLiveWriter(t *testing.T) {
 }
 
 func TestFollowStopsWithContext(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ctx.wstap")
-	w, err := Create(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, path := createWriter(t, "ctx.wstap", Options{})
 	defer w.Close()
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
@@ -182,16 +175,9 @@ func TestFollowStopsWithContext(t *testing.T) {
 // TestRefreshSummaries: Refresh brings in new chunks and checkpoints, and
 // the summaries follow without counting anything twice.
 func TestRefreshSummaries(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "refresh.wstap")
-	w, err := Create(path, Options{FlushInterval: time.Hour, CheckpointChunks: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, path := createWriter(t, "refresh.wstap", Options{FlushInterval: time.Hour, CheckpointChunks: 2})
 	defer w.Close()
-	c, err := w.Open(&ConnOpen{Time: at(0), URL: "ws://refresh.example.test/"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustOpen(t, w, &ConnOpen{Time: at(0), URL: "ws://refresh.example.test/"})
 	if _, err := w.HTTP(&HTTP{Time: at(1), Method: "GET", URL: "http://refresh.example.test/1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -268,10 +254,7 @@ func TestFollowIncompleteTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := w.Open(&ConnOpen{Time: at(0), URL: "ws://tail.example.test/"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustOpen(t, w, &ConnOpen{Time: at(0), URL: "ws://tail.example.test/"})
 	for i := range 5 {
 		if err := w.Append(textChunk(c, i, fmt.Sprint("early ", i))); err != nil {
 			t.Fatal(err)

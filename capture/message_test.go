@@ -287,15 +287,8 @@ func (o iotestOneByte) Read(p []byte) (int, error) {
 // TestOpenMessageTornTail: a message whose file is torn before its end
 // streams what there is and then the tail error.
 func TestOpenMessageTornTail(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "torn.wstap")
-	w, err := Create(path, Options{FlushInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := w.Open(&ConnOpen{Time: at(0), URL: "ws://torn.example.test/"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, path := createWriter(t, "torn.wstap", Options{FlushInterval: time.Hour})
+	c := mustOpen(t, w, &ConnOpen{Time: at(0), URL: "ws://torn.example.test/"})
 	if err := w.Append(chunkOf(c, ServerToClient, OpBinary, true, false, "first half, ")); err != nil {
 		t.Fatal(err)
 	}

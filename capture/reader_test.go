@@ -566,10 +566,7 @@ func TestConnsFromCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	c, err := w.Open(&ConnOpen{Time: at(0), URL: "ws://cp.example.test/", Status: 101})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustOpen(t, w, &ConnOpen{Time: at(0), URL: "ws://cp.example.test/", Status: 101})
 	for i := range 3 {
 		if err := w.Append(textChunk(c, 1+i, fmt.Sprint("message ", i))); err != nil {
 			t.Fatal(err)

@@ -57,6 +57,27 @@ func writeAll(t testing.TB, path string, recs []Record, opts Options) *Writer {
 	return w
 }
 
+// createWriter creates a capture named name in a fresh temporary directory.
+func createWriter(t testing.TB, name string, opts Options) (*Writer, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	w, err := Create(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, path
+}
+
+// mustOpen records o with w and returns its connection ID.
+func mustOpen(t testing.TB, w *Writer, o *ConnOpen) ConnID {
+	t.Helper()
+	c, err := w.Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // appendAny hands r to the writer method for its kind, on a copy where the
 // writer assigns an ID, so r itself stays as given.
 func appendAny(w *Writer, r Record) error {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"iter"
 	"math/rand/v2"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -113,15 +112,8 @@ func TestStreamHugeMessage(t *testing.T) {
 	// The writer may queue up to QueueSize (8 MiB) and a batch or two; a
 	// reader holds one chunk (at most a few MiB) at a time.
 	const writeBound, readBound = 24 << 20, 8 << 20
-	path := filepath.Join(t.TempDir(), "huge.wstap")
-	w, err := Create(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := w.Open(&ConnOpen{Time: at(0), URL: "ws://huge.example.test/"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, path := createWriter(t, "huge.wstap", Options{})
+	c := mustOpen(t, w, &ConnOpen{Time: at(0), URL: "ws://huge.example.test/"})
 	if err := w.Append(&Frame{Conn: c, Time: at(1), Dir: ServerToClient, Fin: true, Opcode: OpBinary, Length: int64(size)}); err != nil {
 		t.Fatal(err)
 	}
@@ -206,15 +198,8 @@ func TestStreamHugeMessage(t *testing.T) {
 // chunks interleave, with pings between fragments; each streams whole.
 func TestStreamInterleaved(t *testing.T) {
 	const chunks = 10
-	path := filepath.Join(t.TempDir(), "interleaved.wstap")
-	w, err := Create(path, Options{FlushSize: 300 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := w.Open(&ConnOpen{Time: at(0), URL: "ws://il.example.test/"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, path := createWriter(t, "interleaved.wstap", Options{FlushSize: 300 << 10})
+	c := mustOpen(t, w, &ConnOpen{Time: at(0), URL: "ws://il.example.test/"})
 	// A second connection's traffic in between must not disturb conn c.
 	other, err := w.Open(&ConnOpen{Time: at(0), URL: "ws://other.example.test/"})
 	if err != nil {
@@ -336,15 +321,8 @@ func TestStreamInterleaved(t *testing.T) {
 // TestStreamAcrossFlushes: a message whose chunks straddle many flushes,
 // each in a chunk of its own, reassembles and streams whole.
 func TestStreamAcrossFlushes(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "flushes.wstap")
-	w, err := Create(path, Options{FlushInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := w.Open(&ConnOpen{Time: at(0), URL: "ws://flush.example.test/"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, path := createWriter(t, "flushes.wstap", Options{FlushInterval: time.Hour})
+	c := mustOpen(t, w, &ConnOpen{Time: at(0), URL: "ws://flush.example.test/"})
 	var want []byte
 	for i := range 20 {
 		p := fmt.Appendf(nil, "part %02d;", i)

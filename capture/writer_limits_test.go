@@ -18,15 +18,8 @@ import (
 // writer refuses it instead, and stays usable; the IDs it did not hand out
 // go to the next records.
 func TestWriterRefusesHugeRecords(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "huge.wstap")
-	w, err := Create(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := w.Open(&ConnOpen{Time: at(0), URL: "ws://huge.example.test/", Status: 101})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, path := createWriter(t, "huge.wstap", Options{})
+	c := mustOpen(t, w, &ConnOpen{Time: at(0), URL: "ws://huge.example.test/", Status: 101})
 	big := make([]byte, MaxRecord)
 
 	x := &HTTP{ID: 77, Time: at(1), Method: "GET", URL: "http://huge.example.test/", Status: 200,
@@ -249,10 +242,7 @@ func TestWriterSyncFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := w.Open(&ConnOpen{Time: at(0), URL: "ws://sync.example.test/"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustOpen(t, w, &ConnOpen{Time: at(0), URL: "ws://sync.example.test/"})
 	// The writer's timers are the subject: wait, boundedly, for the sync.
 	deadline := time.Now().Add(10 * time.Second)
 	for w.Err() == nil && time.Now().Before(deadline) {
@@ -280,10 +270,7 @@ func TestWriterSyncOnCloseFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := w.Open(&ConnOpen{Time: at(0), URL: "ws://sync.example.test/"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustOpen(t, w, &ConnOpen{Time: at(0), URL: "ws://sync.example.test/"})
 	if err := w.Append(textChunk(c, 1, "x")); err != nil {
 		t.Fatal(err)
 	}
@@ -302,11 +289,7 @@ func TestWriterSyncOnCloseFails(t *testing.T) {
 // TestWriterHTTPHeaders: header values that are not valid UTF-8 (HTTP
 // allows any byte) are stored with U+FFFD, as CBOR text must be valid.
 func TestWriterHTTPHeaders(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "h.wstap")
-	w, err := Create(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, path := createWriter(t, "h.wstap", Options{})
 	if _, err := w.HTTP(&HTTP{Time: at(1), Method: "GET\xff", URL: "http://h.example.test/\xfe",
 		RequestHeaders: http.Header{"X-Bad\xff": {"a\xffb", "ok"}}}); err != nil {
 		t.Fatal(err)

@@ -436,15 +436,8 @@ func TestWriterSplitsBigChunks(t *testing.T) {
 }
 
 func TestWriterRejects(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "r.wstap")
-	w, err := Create(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := w.Open(&ConnOpen{Time: at(0), URL: "ws://r.example.test/"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, path := createWriter(t, "r.wstap", Options{})
+	c := mustOpen(t, w, &ConnOpen{Time: at(0), URL: "ws://r.example.test/"})
 	bad := []Record{
 		&Frame{Conn: c + 1, Time: at(1), Fin: true, Opcode: OpText},
 		&Chunk{Conn: c + 1, Time: at(1), Opcode: OpText, First: true, Last: true, Data: []byte("x")},
@@ -552,10 +545,7 @@ func TestWriterErrorIsLoud(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := w.Open(&ConnOpen{Time: at(0), URL: "ws://e.example.test/"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustOpen(t, w, &ConnOpen{Time: at(0), URL: "ws://e.example.test/"})
 	if err := w.Append(&Chunk{Conn: c, Time: at(1), Opcode: OpText, First: true, Last: true, Data: []byte("before")}); err != nil {
 		t.Fatal(err)
 	}
@@ -636,16 +626,9 @@ func TestWriterErrorAtCreate(t *testing.T) {
 // TestFlushReadable: after Flush, a Reader opened meanwhile sees every
 // record, and Refresh brings in the next flush.
 func TestFlushReadable(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f.wstap")
-	w, err := Create(path, Options{FlushInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, path := createWriter(t, "f.wstap", Options{FlushInterval: time.Hour})
 	defer w.Close()
-	c, err := w.Open(&ConnOpen{Time: at(0), URL: "ws://f.example.test/"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustOpen(t, w, &ConnOpen{Time: at(0), URL: "ws://f.example.test/"})
 	for i := range 10 {
 		if err := w.Append(&Chunk{Conn: c, Time: at(i), Opcode: OpText, First: true, Last: true, Data: fmt.Appendf(nil, "m%d", i)}); err != nil {
 			t.Fatal(err)
@@ -685,11 +668,7 @@ func TestFlushReadable(t *testing.T) {
 }
 
 func TestWriterOpenIDs(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ids.wstap")
-	w, err := Create(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, _ := createWriter(t, "ids.wstap", Options{})
 	var mu sync.Mutex
 	var ids []int
 	var wg sync.WaitGroup
