@@ -78,6 +78,21 @@ func mustOpen(t testing.TB, w *Writer, o *ConnOpen) ConnID {
 	return c
 }
 
+// closeAndOpen closes w and opens the capture at path for reading; the
+// reader is closed when the test ends.
+func closeAndOpen(t testing.TB, w *Writer, path string) *Reader {
+	t.Helper()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
 // appendAny hands r to the writer method for its kind, on a copy where the
 // writer assigns an ID, so r itself stays as given.
 func appendAny(w *Writer, r Record) error {

@@ -334,14 +334,7 @@ func TestStreamAcrossFlushes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := closeAndOpen(t, w, path)
 	var got []*Message
 	for rec, err := range r.Messages(Filter{}, AssembleOptions{}) {
 		if err != nil {

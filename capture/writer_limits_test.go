@@ -294,14 +294,7 @@ func TestWriterHTTPHeaders(t *testing.T) {
 		RequestHeaders: http.Header{"X-Bad\xff": {"a\xffb", "ok"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := closeAndOpen(t, w, path)
 	recs, err := readAll(t, r, Filter{})
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("read %d records, %v; want 1", len(recs), err)

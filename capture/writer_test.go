@@ -331,14 +331,7 @@ func TestWriterBackpressure(t *testing.T) {
 			for err := range errc {
 				t.Fatal(err)
 			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			r, err := Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
+			r := closeAndOpen(t, w, path)
 			next := map[ConnID]int{}
 			for rec, err := range r.Records(Filter{}) {
 				if err != nil {
