@@ -135,20 +135,7 @@ func TestUnsupportedSchemeIs400(t *testing.T) {
 // TestUpstreamHangsUpIs502 answers 502, saying why, when the upstream
 // closes without answering the upgrade, and records it.
 func TestUpstreamHangsUpIs502(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		http.ReadRequest(bufio.NewReader(c))
-		c.Close()
-	}()
-	m := newMatrix(t, Options{Upstream: "ws://" + ln.Addr().String()})
+	m := newMatrix(t, Options{Upstream: "ws://" + cannedServer(t, "")})
 	_, resp := dialRawResponse(t, m.URL, "/hangup", nil, nil)
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "read the upgrade response") {
@@ -173,21 +160,7 @@ func TestRefusalBodies(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
-				http.ReadRequest(bufio.NewReader(c))
-				io.WriteString(c, tc.response)
-			}()
-			m := newMatrix(t, Options{Upstream: "ws://" + ln.Addr().String(), MaxRefusalBody: 16})
+			m := newMatrix(t, Options{Upstream: "ws://" + cannedServer(t, tc.response), MaxRefusalBody: 16})
 			_, resp := dialRawResponse(t, m.URL, "/refused", nil, nil)
 			body, _ := io.ReadAll(resp.Body)
 			if resp.StatusCode == http.StatusSwitchingProtocols || !strings.HasPrefix(string(body), tc.wantBody) {
@@ -576,4 +549,26 @@ func TestConnectHalfClose(t *testing.T) {
 	if g := closeFacts(got.closes); !reflect.DeepEqual(g, want) {
 		t.Errorf("closes %+v, want %+v", g, want)
 	}
+}
+
+// cannedServer answers the first connection on a loopback port by reading
+// one request and writing response, then hanging up. It returns the
+// address.
+func cannedServer(t *testing.T, response string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		http.ReadRequest(bufio.NewReader(c))
+		io.WriteString(c, response)
+	}()
+	return ln.Addr().String()
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -330,23 +329,10 @@ func TestHTTPUpstreamTLSExplained(t *testing.T) {
 // TestHTTPResponseCutShort records the error of a response body the
 // upstream ends before its Content-Length.
 func TestHTTPResponseCutShort(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		http.ReadRequest(bufio.NewReader(c))
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
-	}()
+	addr := cannedServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
 	m := newMatrix(t, Options{})
 	c := proxyClient(t, m.URL, nil)
-	u := "http://" + ln.Addr().String() + "/short"
+	u := "http://" + addr + "/short"
 	if resp, err := c.Get(u); err == nil {
 		b, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
