@@ -17,6 +17,9 @@ func TestImportBoundaries(t *testing.T) {
 		"proxy":     {mod + "/replay", mod + "/inspector", mod + "/cmd", mod + "/certs"},
 		"replay":    {mod + "/proxy", mod + "/inspector", mod + "/cmd"},
 		"inspector": {mod + "/proxy", mod + "/replay", mod + "/cmd", "goproxy", "gorilla"},
+		// Shared by cmd/wstap and the inspector: capture and the standard library only.
+		"internal/present": {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/cmd", "goproxy",
+			"bubbletea", "gorilla"},
 	}
 	for pkg, bad := range forbid {
 		out, err := exec.Command("go", "list", "-deps", "./"+pkg).Output()

@@ -23,7 +23,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -325,87 +324,14 @@ func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
 }
 
 // publish writes data to name in dir without replacing an existing file,
-// and reports whether it did (false: the file was there already). The data
-// goes to a temporary file first, synced, and is then hard-linked to its
-// name, so a reader sees the whole file or none of it. Where hard links are
-// not supported it falls back to an exclusive create of the final name,
-// which a concurrent reader might see half-written.
+// and reports whether it did (false: the file was there already). See
+// WriteFile: a reader sees the whole file or none of it.
 func publish(dir, name string, data []byte, perm fs.FileMode) (bool, error) {
-	final := filepath.Join(dir, name)
-	fail := func(err error) (bool, error) {
-		return false, fmt.Errorf("certs: write %s: %w", final, unwrapPath(err))
-	}
-	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return fail(err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := writeSync(f, data, perm); err != nil {
-		return fail(err)
-	}
-	switch err := os.Link(tmp, final); {
-	case err == nil:
-	case errors.Is(err, fs.ErrExist):
+	err := WriteFile(filepath.Join(dir, name), data, perm, false)
+	if errors.Is(err, fs.ErrExist) {
 		return false, nil
-	default:
-		f, err := os.OpenFile(final, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-		if errors.Is(err, fs.ErrExist) {
-			return false, nil
-		}
-		if err != nil {
-			return fail(err)
-		}
-		if err := writeSync(f, data, perm); err != nil {
-			os.Remove(final)
-			return fail(err)
-		}
 	}
-	if err := syncDir(dir); err != nil {
-		return fail(err)
-	}
-	return true, nil
-}
-
-// writeSync writes data to f, sets its mode, syncs and closes it.
-func writeSync(f *os.File, data []byte, perm fs.FileMode) error {
-	_, err := f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// syncDir makes the entries of dir durable. Windows cannot sync a directory
-// and needs not to; file systems that cannot are forgiven too.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, syscall.EINVAL) {
-		return err
-	}
-	return nil
-}
-
-// unwrapPath drops the *fs.PathError around err, whose path the caller's
-// message already names.
-func unwrapPath(err error) error {
-	if pe, ok := errors.AsType[*fs.PathError](err); ok {
-		return pe.Err
-	}
-	return err
+	return err == nil, err
 }
 
 // Dir returns the directory the CA is kept in.

@@ -17,6 +17,11 @@
 // Authority.IssueServer makes certificates for the user's own test servers,
 // signed by the same CA, as `wstap cert` writes them.
 //
+// WriteFile is how every certificate and key file gets to disk, the CA's
+// and `wstap cert`'s alike: through a synced temporary file renamed or
+// hard-linked into place, so no reader sees half a key, and, unless told
+// to overwrite, never over an existing file.
+//
 // # Concurrency
 //
 // An Authority is safe for concurrent use. Concurrent requests for one

@@ -114,10 +114,10 @@ func runCert(_ context.Context, g *globalOptions, opts *certOptions, args []stri
 			return fmt.Errorf("%s and %s exist; pass --force to overwrite them", exist[0], exist[1])
 		}
 	}
-	if err := writeFileAtomic(certPath, certPEM, 0o644, opts.Force); err != nil {
+	if err := writeCertFile(certPath, certPEM, 0o644, opts.Force); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600, opts.Force); err != nil {
+	if err := writeCertFile(keyPath, keyPEM, 0o600, opts.Force); err != nil {
 		if !opts.Force {
 			os.Remove(certPath) // ours: keep the pair together
 		}
@@ -143,50 +143,14 @@ func certFileBase(host string) string {
 	return strings.NewReplacer("*", "_wildcard", ":", "_", "/", "_", `\`, "_").Replace(host)
 }
 
-// writeFileAtomic writes data to path with mode perm through a temporary
-// file, so that path never holds part of it. Unless overwrite is set, an
-// existing file is an error and is left alone.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode, overwrite bool) error {
-	fail := func(err error) error { return fmt.Errorf("write %s: %w", path, pathErr(err)) }
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fail(err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fail(err)
-	}
-	if overwrite {
-		if err := os.Rename(tmp, path); err != nil {
-			return fail(err)
-		}
-		return nil
-	}
-	// A hard link, unlike a rename, fails rather than replace a file.
-	err = os.Link(tmp, path)
+// writeCertFile writes one of cert's files with certs.WriteFile, naming
+// --force when the file exists and overwrite is off.
+func writeCertFile(path string, data []byte, perm fs.FileMode, overwrite bool) error {
+	err := certs.WriteFile(path, data, perm, overwrite)
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%s exists; pass --force to overwrite it", path)
 	}
-	if err != nil { // no hard links on this file system: check, then rename
-		if _, err := os.Lstat(path); err == nil {
-			return fmt.Errorf("%s exists; pass --force to overwrite it", path)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return fail(err)
-		}
-	}
-	return nil
+	return err
 }
 
 // pathErr drops the *fs.PathError around err, whose path the message names

@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/wstap/wstap/capture"
+	"github.com/wstap/wstap/internal/present"
 )
 
 // lsOptions are the flags of `wstap ls`.
@@ -121,9 +120,9 @@ func writeConnTable(w io.Writer, conns []capture.ConnSummary) {
 		if c.CloseCode != 0 {
 			closing = fmt.Sprintf("%d %s", c.CloseCode, c.CloseFrom)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Conn, cutRunes(c.URL, maxURL), orDash(c.Subprotocol),
-			statusText(c.Status), msgs, humanBytes(c.Bytes[0]+c.Bytes[1]+c.Bytes[2]), humanDuration(c.Duration()),
-			closing, connFlags(c))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Conn, present.Cut(c.URL, maxURL), orDash(c.Subprotocol),
+			present.HTTPStatus(c.Status), msgs, present.Bytes(c.Bytes[0]+c.Bytes[1]+c.Bytes[2]), present.Duration(c.Duration()),
+			closing, present.ConnFlags(c))
 	}
 	tw.Flush()
 }
@@ -132,36 +131,10 @@ func writeHTTPTable(w io.Writer, exchanges []capture.HTTPSummary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tMETHOD\tURL\tSTATUS\tSIZE\tDURATION")
 	for _, h := range exchanges {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.Method, cutRunes(h.URL, maxURL), statusText(h.Status),
-			humanBytes(h.ResponseSize), humanDuration(h.Duration))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.Method, present.Cut(h.URL, maxURL), present.HTTPStatus(h.Status),
+			present.Bytes(h.ResponseSize), present.Duration(h.Duration))
 	}
 	tw.Flush()
-}
-
-// connFlags notes what is unusual about a connection, or "-".
-func connFlags(c capture.ConnSummary) string {
-	var flags []string
-	if c.Ghost {
-		flags = append(flags, "ghost")
-	}
-	if c.Violations > 0 {
-		flags = append(flags, "violations="+strconv.Itoa(c.Violations))
-	}
-	if !c.Ended {
-		flags = append(flags, "open")
-	}
-	if len(flags) == 0 {
-		return "-"
-	}
-	return strings.Join(flags, ",")
-}
-
-// statusText formats an HTTP status, "-" for none (no response arrived).
-func statusText(code int) string {
-	if code == 0 {
-		return "-"
-	}
-	return strconv.Itoa(code)
 }
 
 func orDash(s string) string {

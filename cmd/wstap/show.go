@@ -5,15 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
-	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/wstap/wstap/capture"
+	"github.com/wstap/wstap/internal/present"
 )
 
 // showOptions are the flags of `wstap show`.
@@ -21,6 +20,7 @@ type showOptions struct {
 	Conn   uint64 // only this connection; 0 for every record
 	Format string // "text" (default) or "jsonl"
 	Follow bool   // keep printing as the file grows
+	Frames bool   // print each message's frames too
 }
 
 // AddFlags registers the options' flags.
@@ -28,6 +28,7 @@ func (o *showOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Uint64Var(&o.Conn, "conn", 0, "show only connection `N` (default: every record)")
 	fs.StringVar(&o.Format, "format", "text", "`FORMAT` of the output: text (one readable line a record) or jsonl (the stable JSON lines schema)")
 	fs.BoolVarP(&o.Follow, "follow", "f", false, "keep printing records as they are recorded, until the recorder closes the file or Ctrl-C")
+	fs.BoolVar(&o.Frames, "frames", false, "print the WebSocket frames of each message too (FIN, RSV bits, opcode, masked, wire length)")
 }
 
 func newShowCommand(g *globalOptions) *cobra.Command {
@@ -47,9 +48,26 @@ as hex), cut to about 100 columns. Tags after the size: [z] compressed on the
 wire, [truncated] the capture kept only a prefix, [incomplete] the message
 never finished.
 
+--frames prints, under each message and close, the frames that carried it,
+so fragmentation and compression show:
+
+  12:00:00.128 #1 → text       12 B [z] hello world!
+               └ frame text RSV1 masked 9 B +0s
+               └ frame continuation FIN masked 5 B +1ms
+
+A frame line gives the opcode (continuation for a message's later frames),
+FIN on a message's last frame, RSV1 (permessage-deflate compressed the
+message), RSV2 and RSV3 where set, masked (the client masks what it sends),
+the payload length on the wire (compressed, if it was) and the frame's time
+relative to its message's or close's. A frame that no message claimed (its
+payload was lost, or it broke the protocol) gets a line of its own,
+"HH:MM:SS.mmm #N → frame …", before its connection's end.
+
 --format jsonl prints the stable machine interface, one JSON object a line
 with a "type" field (open, message, close, event, end, http); see the JSONL
-schema in the docs.
+schema in the docs. With --frames it also has the frame records, type
+"frame", in file order: before the message they carried, which is written
+when its last chunk arrives.
 
 --follow keeps reading a capture that is still being recorded, like tail -f,
 until the recorder closes the file or you press Ctrl-C.
@@ -93,16 +111,16 @@ func runShow(ctx context.Context, g *globalOptions, opts *showOptions, args []st
 	out := &errWriter{w: g.stdout}
 	bw := bufio.NewWriter(out)
 	var emit func(capture.Record) error
-	var aopts capture.AssembleOptions
+	var finish func() error // prints what emit held back, at the end
+	aopts := capture.AssembleOptions{Frames: opts.Frames}
 	if opts.Format == "jsonl" {
-		// The stable interface: exactly the encoder over whole messages.
+		// The stable interface: exactly the encoder over whole messages
+		// (and frames, in file order).
 		emit = capture.NewJSONEncoder(bw).Encode
+		finish = func() error { return nil }
 	} else {
 		aopts.MaxData = showMaxData
-		emit = func(rec capture.Record) error {
-			_, err := fmt.Fprintln(bw, textLine(rec))
-			return err
-		}
+		emit, finish = textEmitter(bw)
 	}
 	var recs iter.Seq2[capture.Record, error]
 	if opts.Follow {
@@ -118,6 +136,7 @@ func runShow(ctx context.Context, g *globalOptions, opts *showOptions, args []st
 				tail = err
 				break
 			}
+			finish()
 			bw.Flush()
 			return fmt.Errorf("read %s: %w", path, err)
 		}
@@ -133,6 +152,9 @@ func runShow(ctx context.Context, g *globalOptions, opts *showOptions, args []st
 				return err
 			}
 		}
+	}
+	if err := finish(); err != nil {
+		return err
 	}
 	if err := bw.Flush(); err != nil {
 		return err
@@ -157,116 +179,40 @@ func connRange(conns []capture.ConnSummary) string {
 	return fmt.Sprintf("it has connections %d to %d", conns[0].Conn, conns[len(conns)-1].Conn)
 }
 
-// textLine renders one record as one line of `show`'s text format.
-func textLine(rec capture.Record) string {
-	prefix := clockTime(rec.At()) + " " + connLabel(rec.ConnID())
-	room := func(s string) int { return max(16, showWidth-utf8.RuneCountInString(s)-1) }
-	switch r := rec.(type) {
-	case *capture.ConnOpen:
-		s := fmt.Sprintf("%s open  %s  %s", prefix, r.URL, statusText(r.Status))
-		if r.Subprotocol != "" {
-			s += " " + r.Subprotocol
+// textEmitter returns the text format's emit, which prints each record's
+// line to w and, for records with frames (show --frames hands Frame records
+// to it), their frame lines under it; and finish, which prints the frames
+// no record claimed.
+func textEmitter(w io.Writer) (emit func(capture.Record) error, finish func() error) {
+	var frames present.FrameBuffer
+	orphans := func(conn capture.ConnID) error {
+		for _, f := range frames.Orphans(conn) {
+			if _, err := fmt.Fprintln(w, present.Line(&f, showWidth)); err != nil {
+				return err
+			}
 		}
-		if r.Extensions != "" {
-			s += "  (" + r.Extensions + ")"
-		}
-		return s
-	case *capture.Message:
-		s := fmt.Sprintf("%s %s %-6s %8s", prefix, arrow(r.Dir), r.Opcode, humanBytes(r.Size))
-		if tags := messageTags(r); tags != "" {
-			s += " " + tags
-		}
-		if p := payloadPreview(r, room(s)); p != "" {
-			s += " " + p
-		}
-		return s
-	case *capture.Close:
-		s := fmt.Sprintf("%s %s close  %d", prefix, arrow(r.Dir), r.Code)
-		if name := closeCodeNames[r.Code]; name != "" {
-			s += " (" + name + ")"
-		}
-		if r.Reason != "" {
-			s += " " + strconv.Quote(r.Reason)
-		}
-		return s
-	case *capture.Event:
-		s := fmt.Sprintf("%s event %s", prefix, r.Kind)
-		if r.Detail != "" {
-			s += ": " + escapeText(r.Detail, room(s)-2)
-		}
-		return s
-	case *capture.End:
-		s := prefix + " end"
-		if r.Error != "" {
-			s += " (" + escapeText(r.Error, room(s)-3) + ")"
-		}
-		return s
-	case *capture.HTTP:
-		s := fmt.Sprintf("%s http#%d %s %s  %s  %s  %s", clockTime(r.Time), r.ID, r.Method, r.URL, statusText(r.Status),
-			humanBytes(r.ResponseSize), humanDuration(r.Duration))
-		if r.Error != "" {
-			s += "  error: " + escapeText(r.Error, room(s)-9)
-		}
-		return s
-	case *capture.Frame:
-		return fmt.Sprintf("%s %s frame  %s fin=%t rsv=%d masked=%t length=%d", prefix, arrow(r.Dir), r.Opcode,
-			r.Fin, r.RSV, r.Masked, r.Length)
+		return nil
 	}
-	return fmt.Sprintf("%s %s", prefix, rec.Type())
-}
-
-// connLabel names a record's connection: "#3", or "*" for records that
-// belong to the capture as a whole.
-func connLabel(c capture.ConnID) string {
-	if c == 0 {
-		return "*"
+	emit = func(rec capture.Record) error {
+		switch r := rec.(type) {
+		case *capture.Frame:
+			frames.Hold(r)
+			return nil
+		case *capture.End:
+			// Assemble has handed out the connection's last messages.
+			if err := orphans(r.Conn); err != nil {
+				return err
+			}
+		}
+		if _, err := fmt.Fprintln(w, present.Line(rec, showWidth)); err != nil {
+			return err
+		}
+		for _, f := range frames.Take(rec) {
+			if _, err := fmt.Fprintln(w, present.FrameLine(&f, rec.At())); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	return "#" + strconv.FormatUint(uint64(c), 10)
-}
-
-// arrow draws a direction: → client to server, ← server to client, and the
-// dashed ⇢ ⇠ for frames the proxy itself sent to the server or the client.
-func arrow(d capture.Direction) string {
-	switch d {
-	case capture.ClientToServer:
-		return "→"
-	case capture.ServerToClient:
-		return "←"
-	case capture.ProxyToServer:
-		return "⇢"
-	case capture.ProxyToClient:
-		return "⇠"
-	}
-	return "?"
-}
-
-// messageTags marks compressed, truncated and incomplete messages.
-func messageTags(m *capture.Message) string {
-	var tags []string
-	if m.Compressed {
-		tags = append(tags, "[z]")
-	}
-	if m.Truncated {
-		tags = append(tags, "[truncated]")
-	}
-	if m.Incomplete {
-		tags = append(tags, "[incomplete]")
-	}
-	return strings.Join(tags, " ")
-}
-
-// payloadPreview shows a message's payload in at most width runes: text
-// escaped, binary as hex. Control payloads (ping, pong) are shown as text
-// when they are valid UTF-8.
-func payloadPreview(m *capture.Message, width int) string {
-	if len(m.Data) == 0 {
-		return ""
-	}
-	// Data holds at most showMaxData bytes, and every byte takes at least
-	// a quarter of a column, so the preview is cut long before the end of a
-	// Cut message: its "…" marks both.
-	if m.Opcode == capture.OpText || (m.Opcode.IsControl() && utf8.Valid(m.Data)) {
-		return escapeText(string(m.Data), width)
-	}
-	return hexPreview(m.Data, width)
+	return emit, func() error { return orphans(0) }
 }

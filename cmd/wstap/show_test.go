@@ -4,16 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-	"unicode/utf8"
+
+	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/wstap/wstap/capture"
 )
@@ -231,67 +234,6 @@ func TestShowJSONLIsTheEncoder(t *testing.T) {
 	}
 }
 
-// TestTextLineWidth checks that message lines fit showWidth columns (one
-// rune a column) whatever the payload.
-func TestTextLineWidth(t *testing.T) {
-	big := func(s string, n int) []byte { return bytes.Repeat([]byte(s), n) }
-	payloads := map[string][]byte{
-		"ascii":    big("a", 10000),
-		"controls": big("\x00\x01\n", 5000),
-		"invalid":  big("\xff\xfe", 5000),
-		"unicode":  big("✓你", 5000),
-		"spaces":   big(" ", 500),
-	}
-	for name, p := range payloads {
-		for _, op := range []capture.Opcode{capture.OpText, capture.OpBinary, capture.OpPing} {
-			m := &capture.Message{Conn: 123456, Dir: capture.ProxyToClient, Opcode: op, Time: fixtureAt(0), Size: int64(len(p)) * 1000,
-				Data: p[:min(len(p), showMaxData)], Cut: len(p) > showMaxData, Truncated: true, Incomplete: true, Compressed: true}
-			line := textLine(m)
-			if n := utf8.RuneCountInString(line); n > showWidth {
-				t.Errorf("%s %s: line of %d runes, want at most %d:\n%s", name, op, n, showWidth, line)
-			}
-			if !strings.HasSuffix(line, "…") {
-				t.Errorf("%s %s: a cut preview does not end in …:\n%s", name, op, line)
-			}
-		}
-	}
-}
-
-func TestTextLine(t *testing.T) {
-	tests := []struct {
-		rec  capture.Record
-		want string
-	}{
-		{&capture.ConnOpen{Conn: 1, Time: fixtureAt(0), URL: "wss://a.example.test/p", Status: 101, Subprotocol: "chat"},
-			"12:00:00.123 #1 open  wss://a.example.test/p  101 chat"},
-		{&capture.ConnOpen{Conn: 2, Time: fixtureAt(0), URL: "ws://b.example.test/", Status: 0},
-			"12:00:00.123 #2 open  ws://b.example.test/  -"},
-		{&capture.Message{Conn: 1, Time: fixtureAt(1), Dir: capture.ClientToServer, Opcode: capture.OpText, Size: 5, Data: []byte("a\tb\x7fc")},
-			`12:00:00.124 #1 → text        5 B a\tb\x7fc`},
-		{&capture.Message{Conn: 1, Time: fixtureAt(1), Dir: capture.ServerToClient, Opcode: capture.OpBinary, Size: 0},
-			"12:00:00.124 #1 ← binary      0 B"},
-		{&capture.Message{Conn: 1, Time: fixtureAt(1), Dir: capture.ProxyToServer, Opcode: capture.OpPing, Size: 2, Data: []byte{0xff, 0}},
-			"12:00:00.124 #1 ⇢ ping        2 B ff 00"},
-		{&capture.Message{Conn: 1, Time: fixtureAt(1), Dir: capture.ServerToClient, Opcode: capture.OpText, Size: 3 << 20,
-			Data: []byte("{}"), Compressed: true, Incomplete: true},
-			"12:00:00.124 #1 ← text    3.0 MiB [z] [incomplete] {}"},
-		{&capture.Close{Conn: 1, Time: fixtureAt(2), Dir: capture.ServerToClient, Code: 1005},
-			"12:00:00.125 #1 ← close  1005 (no status)"},
-		{&capture.Close{Conn: 1, Time: fixtureAt(2), Dir: capture.ClientToServer, Code: 4000, Reason: "a\nb"},
-			`12:00:00.125 #1 → close  4000 "a\nb"`},
-		{&capture.Event{Conn: 0, Time: fixtureAt(3), Kind: "error", Detail: "disk full\n"},
-			`12:00:00.126 * event error: disk full\n`},
-		{&capture.End{Conn: 7, Time: fixtureAt(4)}, "12:00:00.127 #7 end"},
-		{&capture.HTTP{ID: 2, Time: fixtureAt(5), Method: "POST", URL: "http://c.example.test/x", Error: "EOF"},
-			"12:00:00.128 http#2 POST http://c.example.test/x  -  0 B  0s  error: EOF"},
-	}
-	for _, tt := range tests {
-		if got := textLine(tt.rec); got != tt.want {
-			t.Errorf("textLine(%T) =\n%s\nwant\n%s", tt.rec, got, tt.want)
-		}
-	}
-}
-
 // TestShowFollowInterrupt runs the real binary on a capture whose recorder
 // crashed: show --follow prints what is there, waits for more, and exits 0
 // with the torn-tail warning on SIGINT.
@@ -366,4 +308,267 @@ func TestShowStopsOnInterrupt(t *testing.T) {
 	if n := strings.Count(stdout.String(), "\n"); n > 1 {
 		t.Errorf("show after Ctrl-C printed %d lines, want at most 1", n)
 	}
+}
+
+// framesRecords returns the records of the "frames" fixture, with frame
+// facts as a proxy records them (each frame before the payload it
+// carries): on connection 1, a client text message in three frames with
+// a ping between the second and third, a compressed server message (RSV1),
+// a one-frame binary message and a close handshake; on connection 2,
+// interleaved, a one-frame message and a frame whose payload is lost.
+func framesRecords() []capture.Record {
+	frame := func(conn capture.ConnID, ms int, dir capture.Direction, op capture.Opcode, fin bool, length int64) *capture.Frame {
+		return &capture.Frame{Conn: conn, Time: fixtureAt(ms), Dir: dir, Opcode: op, Fin: fin,
+			Masked: dir == capture.ClientToServer, Length: length}
+	}
+	chunk := func(conn capture.ConnID, ms int, dir capture.Direction, op capture.Opcode, first, last bool, data string) *capture.Chunk {
+		return &capture.Chunk{Conn: conn, Time: fixtureAt(ms), Dir: dir, Opcode: op, First: first, Last: last, Data: []byte(data)}
+	}
+	c2s, s2c := capture.ClientToServer, capture.ServerToClient
+	text, cont := capture.OpText, capture.OpContinuation
+	compressed := chunk(1, 12, s2c, text, true, true, "welcome to the room")
+	compressed.Compressed = true
+	// One frame whose length on the wire is not the inflated payload's:
+	// the writer keeps it as a frame record of its own.
+	compressed.Frame = &capture.Frame{Fin: true, RSV: 4, Opcode: text, Length: 15}
+	bin := chunk(1, 20, s2c, capture.OpBinary, true, true, "\x00\x01\x02\x03")
+	bin.Frame = &capture.Frame{Fin: true, Opcode: capture.OpBinary, Length: 4} // folded into the chunk on disk
+	tick := chunk(2, 6, s2c, text, true, true, "tick")
+	tick.Frame = &capture.Frame{Fin: true, Opcode: text, Length: 4}
+	ping := chunk(1, 8, c2s, capture.OpPing, true, true, "hb")
+	ping.Frame = &capture.Frame{Fin: true, Opcode: capture.OpPing, Masked: true, Length: 2}
+	return []capture.Record{
+		&capture.ConnOpen{Conn: 1, Time: fixtureAt(0), URL: "wss://chat.example.test/ws", Mode: "connect",
+			ClientAddr: "127.0.0.1:50001", Status: 101, Extensions: "permessage-deflate"},
+		&capture.ConnOpen{Conn: 2, Time: fixtureAt(1), URL: "ws://feed.example.test/live", Mode: "explicit",
+			ClientAddr: "127.0.0.1:50002", Status: 101},
+		frame(1, 5, c2s, text, false, 5), chunk(1, 5, c2s, text, true, false, "hello"),
+		tick,
+		frame(1, 7, c2s, cont, false, 1), chunk(1, 7, c2s, text, false, false, " "),
+		ping,
+		frame(1, 9, c2s, cont, true, 6), chunk(1, 9, c2s, text, false, true, "world!"),
+		compressed,
+		bin,
+		frame(2, 25, s2c, cont, true, 3), // its chunk never made it
+		frame(1, 30, c2s, capture.OpClose, true, 5), &capture.Close{Conn: 1, Time: fixtureAt(30), Dir: c2s, Code: 1000, Reason: "bye"},
+		frame(1, 31, s2c, capture.OpClose, true, 2), &capture.Close{Conn: 1, Time: fixtureAt(31), Dir: s2c, Code: 1000},
+		&capture.End{Conn: 1, Time: fixtureAt(32)},
+		&capture.End{Conn: 2, Time: fixtureAt(40), Error: "reset"},
+	}
+}
+
+// writeFramesFixture writes the "frames" fixture at path.
+func writeFramesFixture(path string) error { return writeCapture(path, framesRecords()) }
+
+// showOutput runs show on path and returns its stdout, failing on an error
+// or on anything on stderr.
+func showOutput(t *testing.T, opts *showOptions, path string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	g := &globalOptions{stdout: &stdout, stderr: &stderr}
+	if err := runShow(t.Context(), g, opts, []string{path}); err != nil {
+		t.Fatalf("show %+v: %v", opts, err)
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("show %+v: stderr %q", opts, &stderr)
+	}
+	return stdout.String()
+}
+
+// Issue 7: show --frames prints each message's frames under it.
+func TestShowFrames(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "frames.wstap")
+	if err := writeFramesFixture(path); err != nil {
+		t.Fatal(err)
+	}
+	want := `12:00:00.123 #1 open  wss://chat.example.test/ws  101  (permessage-deflate)
+12:00:00.124 #2 open  ws://feed.example.test/live  101
+12:00:00.129 #2 ← text        4 B tick
+             └ frame text FIN 4 B +0s
+12:00:00.131 #1 → ping        2 B hb
+             └ frame ping FIN masked 2 B +0s
+12:00:00.128 #1 → text       12 B hello world!
+             └ frame text masked 5 B +0s
+             └ frame continuation masked 1 B +2ms
+             └ frame continuation FIN masked 6 B +4ms
+12:00:00.135 #1 ← text       19 B [z] welcome to the room
+             └ frame text FIN RSV1 15 B +0s
+12:00:00.143 #1 ← binary      4 B 00 01 02 03
+             └ frame binary FIN 4 B +0s
+12:00:00.153 #1 → close  1000 (normal) "bye"
+             └ frame close FIN masked 5 B +0s
+12:00:00.154 #1 ← close  1000 (normal)
+             └ frame close FIN 2 B +0s
+12:00:00.155 #1 end
+12:00:00.148 #2 ← frame continuation FIN 3 B
+12:00:00.163 #2 end (reset)
+`
+	got := showOutput(t, &showOptions{Format: "text", Frames: true}, path)
+	if got != want {
+		t.Errorf("show --frames:\n%s\nwant:\n%s", got, want)
+	}
+
+	// The fragmented message: three frames under it, FIN only on the last.
+	lines := strings.Split(got, "\n")
+	i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "hello world!") })
+	if i < 0 || i+3 >= len(lines) {
+		t.Fatalf("no fragmented message with three lines under it in:\n%s", got)
+	}
+	for j, l := range lines[i+1 : i+4] {
+		if !strings.Contains(l, "└ frame ") {
+			t.Fatalf("line %d under the fragmented message is %q, want a frame", j+1, l)
+		}
+		if fin := strings.Contains(l, " FIN "); fin != (j == 2) {
+			t.Errorf("frame %d of 3 of the fragmented message: %q, FIN = %t", j+1, l, fin)
+		}
+	}
+	if strings.Contains(lines[i+4], "└ frame") {
+		t.Errorf("a fourth frame under the fragmented message: %q", lines[i+4])
+	}
+	// The compressed message: RSV1 on its frame.
+	i = slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "[z] welcome") })
+	if i < 0 || !strings.Contains(lines[i+1], "└ frame text FIN RSV1 ") {
+		t.Errorf("the compressed message's frame does not show RSV1:\n%s", got)
+	}
+
+	// Without --frames nothing changes: the same lines less the frames.
+	plain := showOutput(t, &showOptions{Format: "text"}, path)
+	var noFrames []string
+	for _, l := range lines {
+		if !strings.Contains(l, "└ frame") && !strings.Contains(l, " frame ") {
+			noFrames = append(noFrames, l)
+		}
+	}
+	if want := strings.Join(noFrames, "\n"); plain != want {
+		t.Errorf("show without --frames:\n%s\nwant:\n%s", plain, want)
+	}
+}
+
+// TestShowFramesJSONL pins show --format jsonl --frames to the encoder over
+// Reader.Messages with Frames: frame records pass through in file order.
+func TestShowFramesJSONL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "frames.wstap")
+	if err := writeFramesFixture(path); err != nil {
+		t.Fatal(err)
+	}
+	r, err := capture.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var want bytes.Buffer
+	enc := capture.NewJSONEncoder(&want)
+	for rec, err := range r.Messages(capture.Filter{}, capture.AssembleOptions{Frames: true}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := enc.Encode(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := showOutput(t, &showOptions{Format: "jsonl", Frames: true}, path)
+	if got != want.String() {
+		t.Errorf("show --format jsonl --frames:\n%s\nwant (JSONEncoder over Messages with Frames):\n%s", got, &want)
+	}
+	// File order: the fragmented message's three frames come before it,
+	// and the last one after the ping that came between.
+	var types []string
+	for l := range strings.Lines(got) {
+		var v struct {
+			Type, Opcode string
+			Conn         int
+		}
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatal(err)
+		}
+		if v.Conn == 1 && v.Type != "open" {
+			types = append(types, v.Type+" "+v.Opcode)
+		}
+	}
+	wantTypes := []string{"frame text", "frame continuation", "frame ping", "message ping", "frame continuation",
+		"message text", "frame text", "message text", "frame binary", "message binary", "frame close", "close ",
+		"frame close", "close ", "end "}
+	if !slices.Equal(types, wantTypes) {
+		t.Errorf("connection 1's JSON lines are\n%q\nwant\n%q", types, wantTypes)
+	}
+	if plain := showOutput(t, &showOptions{Format: "jsonl"}, path); strings.Contains(plain, `"type":"frame"`) {
+		t.Errorf("show --format jsonl without --frames has frames:\n%s", plain)
+	}
+}
+
+// TestShowFramesConn checks that --conn keeps a connection's frames, and
+// only its own.
+func TestShowFramesConn(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "frames.wstap")
+	if err := writeFramesFixture(path); err != nil {
+		t.Fatal(err)
+	}
+	got := showOutput(t, &showOptions{Conn: 2, Format: "text", Frames: true}, path)
+	want := `12:00:00.124 #2 open  ws://feed.example.test/live  101
+12:00:00.129 #2 ← text        4 B tick
+             └ frame text FIN 4 B +0s
+12:00:00.148 #2 ← frame continuation FIN 3 B
+12:00:00.163 #2 end (reset)
+`
+	if got != want {
+		t.Errorf("show --frames --conn 2:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestShowFramesFollow checks that show --follow --frames prints a message's
+// frames with it, as they arrive, and frames whose message never came when
+// the file ends.
+func TestShowFramesFollow(t *testing.T) {
+	w, path := createCapture(t)
+	mustAppend(t, w, openRec(1, 0, "ws://live.example.test/a"),
+		&capture.Frame{Conn: 1, Time: fixtureAt(1), Dir: capture.ClientToServer, Opcode: capture.OpText, Masked: true, Length: 3},
+		&capture.Chunk{Conn: 1, Time: fixtureAt(1), Dir: capture.ClientToServer, Opcode: capture.OpText, First: true,
+			Data: []byte("one")})
+	stdout, _, done := startShow(t, t.Context(), &showOptions{Format: "text", Follow: true, Frames: true}, path)
+	stdout.waitFor(t, "ws://live.example.test/a", done)
+	mustAppend(t, w,
+		&capture.Frame{Conn: 1, Time: fixtureAt(2), Dir: capture.ClientToServer, Opcode: capture.OpContinuation, Fin: true,
+			Masked: true, Length: 3},
+		&capture.Chunk{Conn: 1, Time: fixtureAt(2), Dir: capture.ClientToServer, Opcode: capture.OpText, Last: true,
+			Data: []byte("two")},
+		&capture.Frame{Conn: 1, Time: fixtureAt(3), Dir: capture.ServerToClient, Opcode: capture.OpBinary, Length: 9})
+	stdout.waitFor(t, "continuation FIN masked 3 B +1ms", done)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitDone(t, done); err != nil {
+		t.Fatal(err)
+	}
+	want := `12:00:00.123 #1 open  ws://live.example.test/a  101
+12:00:00.124 #1 → text        6 B onetwo
+             └ frame text masked 3 B +0s
+             └ frame continuation FIN masked 3 B +1ms
+12:00:00.126 #1 ← frame binary 9 B
+`
+	if got := stdout.String(); got != want {
+		t.Errorf("show --follow --frames:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestFramesScripts runs the CLI scenarios of show --frames in
+// testdata/script/frames, with the commands of TestScripts, where
+// mkcapture also knows the "frames" kind (see framesRecords).
+func TestFramesScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:           "testdata/script/frames",
+		UpdateScripts: *update,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"mkcapture": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) == 2 && args[0] == "frames" && !neg {
+					if err := writeFramesFixture(ts.MkAbs(args[1])); err != nil {
+						ts.Fatalf("mkcapture: %v", err)
+					}
+					return
+				}
+				cmdMkcapture(ts, neg, args)
+			},
+			"checkjsonl": cmdCheckJSONL,
+			"status":     cmdStatus,
+		},
+	})
 }
