@@ -25,7 +25,10 @@ const (
 	// saves a frame record per small message.
 	chunkFrame    = 1 << 4
 	chunkMasked   = 1 << 5
-	chunkRSVShift = 6
+	chunkRSVShift = 6 // RSV1..3 of a folded frame, bits 6..8
+	// chunkDropped marks a message the proxy did not forward (and, with
+	// chunkFrame, its frame).
+	chunkDropped = 1 << 9
 )
 
 var (
@@ -64,6 +67,49 @@ type openBody struct {
 	ResponseBody    []byte              `cbor:"response_body,omitempty"`
 	ClientTLS       *TLSInfo            `cbor:"client_tls,omitempty"`
 	ServerTLS       *TLSInfo            `cbor:"server_tls,omitempty"`
+	RequestList     []headerPair        `cbor:"request_header_list,omitempty"`
+	ResponseList    []headerPair        `cbor:"response_header_list,omitempty"`
+	Redacted        []string            `cbor:"redacted,omitempty"`
+}
+
+// headerPair is a HeaderField on disk: a two-element array [name, value].
+type headerPair struct {
+	_     struct{} `cbor:",toarray"`
+	Name  string
+	Value string
+}
+
+func headerPairs(fs []HeaderField) []headerPair {
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make([]headerPair, len(fs))
+	for i, f := range fs {
+		out[i] = headerPair{Name: validText(f.Name), Value: validText(f.Value)}
+	}
+	return out
+}
+
+func headerFields(ps []headerPair) []HeaderField {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]HeaderField, len(ps))
+	for i, p := range ps {
+		out[i] = HeaderField{Name: p.Name, Value: p.Value}
+	}
+	return out
+}
+
+func validTexts(ss []string) []string {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = validText(s)
+	}
+	return out
 }
 
 // httpBody is the CBOR map (text keys) inside an http record.
@@ -80,6 +126,7 @@ type httpBody struct {
 	DurationNS      int64               `cbor:"duration_ns"`
 	Error           string              `cbor:"error,omitempty"`
 	ClientAddr      string              `cbor:"client_addr,omitempty"`
+	Redacted        []string            `cbor:"redacted,omitempty"`
 }
 
 // validText makes s valid UTF-8, as CBOR text strings must be. Header values
@@ -126,14 +173,18 @@ func fromNanos(n int64) time.Time {
 func appendRecord(b []byte, r Record, base int64) ([]byte, error) {
 	switch r := r.(type) {
 	case *Frame:
-		b = append(b, 0x80|7)
+		b = append(b, 0x80|7+byte(btoi(r.Dropped))) // dropped: an 8th element, only when true
 		b = appendUint(b, uint64(KindFrame))
 		b = appendUint(b, uint64(r.Conn))
 		b = appendInt(b, nanos(r.Time)-base)
 		b = appendUint(b, uint64(r.Dir))
 		b = appendUint(b, uint64(frameByte(r)))
 		b = appendBool(b, r.Masked)
-		return appendInt(b, r.Length), nil
+		b = appendInt(b, r.Length)
+		if r.Dropped {
+			b = appendBool(b, true)
+		}
+		return b, nil
 	case *Chunk:
 		var fl uint64
 		if r.First {
@@ -147,6 +198,9 @@ func appendRecord(b []byte, r Record, base int64) ([]byte, error) {
 		}
 		if r.Truncated {
 			fl |= chunkTruncated
+		}
+		if r.Dropped {
+			fl |= chunkDropped
 		}
 		if f := r.Frame; f != nil { // the caller checked it is this whole message's one frame
 			fl |= chunkFrame | uint64(f.RSV&7)<<chunkRSVShift
@@ -163,13 +217,17 @@ func appendRecord(b []byte, r Record, base int64) ([]byte, error) {
 		b = appendUint(b, fl)
 		return appendBytes(b, r.Data), nil
 	case *Close:
-		b = append(b, 0x80|6)
+		b = append(b, 0x80|6+byte(btoi(r.Dropped))) // dropped: a 7th element, only when true
 		b = appendUint(b, uint64(KindClose))
 		b = appendUint(b, uint64(r.Conn))
 		b = appendInt(b, nanos(r.Time)-base)
 		b = appendUint(b, uint64(r.Dir))
 		b = appendInt(b, int64(r.Code))
-		return appendBytes(b, []byte(r.Reason)), nil // bytes: a reason on the wire may be invalid UTF-8
+		b = appendBytes(b, []byte(r.Reason)) // bytes: a reason on the wire may be invalid UTF-8
+		if r.Dropped {
+			b = appendBool(b, true)
+		}
+		return b, nil
 	case *Event:
 		b = append(b, 0x80|5)
 		b = appendUint(b, uint64(KindEvent))
@@ -189,6 +247,8 @@ func appendRecord(b []byte, r Record, base int64) ([]byte, error) {
 			RequestHeaders: headerMap(r.RequestHeaders), ResponseHeaders: headerMap(r.ResponseHeaders),
 			Status: r.Status, Subprotocol: validText(r.Subprotocol), Extensions: validText(r.Extensions),
 			ResponseBody: r.ResponseBody, ClientTLS: r.ClientTLS, ServerTLS: r.ServerTLS,
+			RequestList: headerPairs(r.RequestHeaderList), ResponseList: headerPairs(r.ResponseHeaderList),
+			Redacted: validTexts(r.Redacted),
 		})
 		if err != nil {
 			return b, fmt.Errorf("capture: encode open record: %w", err)
@@ -205,6 +265,7 @@ func appendRecord(b []byte, r Record, base int64) ([]byte, error) {
 			RequestBody: r.RequestBody, ResponseBody: r.ResponseBody,
 			RequestSize: r.RequestSize, ResponseSize: r.ResponseSize,
 			DurationNS: int64(r.Duration), Error: validText(r.Error), ClientAddr: r.ClientAddr,
+			Redacted: validTexts(r.Redacted),
 		})
 		if err != nil {
 			return b, fmt.Errorf("capture: encode http record: %w", err)
@@ -366,6 +427,12 @@ func decodeRecordIn(d *cborDec, a *recAlloc, base *int64) (Record, Kind, error) 
 		f := a.frame()
 		*f = Frame{Conn: conn, Time: t, Dir: Direction(dir), Fin: b0&0x80 != 0, RSV: uint8(b0>>4) & 7,
 			Opcode: Opcode(b0 & 0xf), Masked: masked, Length: length}
+		if n > need {
+			if f.Dropped, err = d.bool(); err != nil {
+				return nil, 0, errCBOR
+			}
+			need++
+		}
 		rec = f
 	case KindChunk:
 		dir, e1 := d.uint()
@@ -385,11 +452,11 @@ func decodeRecordIn(d *cborDec, a *recAlloc, base *int64) (Record, Kind, error) 
 		}
 		*c = Chunk{Conn: conn, Time: t, Dir: Direction(dir), Opcode: Opcode(op),
 			First: fl&chunkFirst != 0, Last: fl&chunkLast != 0, Compressed: fl&chunkCompressed != 0,
-			Truncated: fl&chunkTruncated != 0, Data: a.bytes(data)}
+			Truncated: fl&chunkTruncated != 0, Dropped: fl&chunkDropped != 0, Data: a.bytes(data)}
 		if fl&chunkFrame != 0 {
 			f := a.frame()
 			*f = Frame{Conn: conn, Time: t, Dir: c.Dir, Fin: true, RSV: uint8(fl>>chunkRSVShift) & 7,
-				Opcode: c.Opcode, Masked: fl&chunkMasked != 0, Length: int64(len(data))}
+				Opcode: c.Opcode, Masked: fl&chunkMasked != 0, Length: int64(len(data)), Dropped: c.Dropped}
 			c.Frame = f
 		}
 		rec = c
@@ -400,7 +467,14 @@ func decodeRecordIn(d *cborDec, a *recAlloc, base *int64) (Record, Kind, error) 
 		if e := firstErr(e1, e2, e3); e != nil || dir > 255 {
 			return nil, 0, errCBOR
 		}
-		rec = &Close{Conn: conn, Time: t, Dir: Direction(dir), Code: int(code), Reason: string(reason)}
+		cl := &Close{Conn: conn, Time: t, Dir: Direction(dir), Code: int(code), Reason: string(reason)}
+		if n > need {
+			if cl.Dropped, err = d.bool(); err != nil {
+				return nil, 0, errCBOR
+			}
+			need++
+		}
+		rec = cl
 	case KindEvent:
 		kind, e1 := d.str(majorText)
 		detail, e2 := d.str(majorText)
@@ -426,7 +500,9 @@ func decodeRecordIn(d *cborDec, a *recAlloc, base *int64) (Record, Kind, error) 
 		rec = &ConnOpen{Conn: conn, Time: t, URL: ob.URL, Mode: ob.Mode, ClientAddr: ob.ClientAddr,
 			ServerAddr: ob.ServerAddr, RequestHeaders: ob.RequestHeaders, ResponseHeaders: ob.ResponseHeaders,
 			Status: ob.Status, Subprotocol: ob.Subprotocol, Extensions: ob.Extensions,
-			ResponseBody: ob.ResponseBody, ClientTLS: ob.ClientTLS, ServerTLS: ob.ServerTLS}
+			ResponseBody: ob.ResponseBody, ClientTLS: ob.ClientTLS, ServerTLS: ob.ServerTLS,
+			RequestHeaderList: headerFields(ob.RequestList), ResponseHeaderList: headerFields(ob.ResponseList),
+			Redacted: ob.Redacted}
 	case KindHTTP:
 		raw, err := d.skip()
 		if err != nil {
@@ -440,7 +516,7 @@ func decodeRecordIn(d *cborDec, a *recAlloc, base *int64) (Record, Kind, error) 
 			RequestHeaders: hb.RequestHeaders, ResponseHeaders: hb.ResponseHeaders,
 			RequestBody: hb.RequestBody, ResponseBody: hb.ResponseBody,
 			RequestSize: hb.RequestSize, ResponseSize: hb.ResponseSize,
-			Duration: time.Duration(hb.DurationNS), Error: hb.Error, ClientAddr: hb.ClientAddr}
+			Duration: time.Duration(hb.DurationNS), Error: hb.Error, ClientAddr: hb.ClientAddr, Redacted: hb.Redacted}
 	}
 	// Elements a newer minor revision appended to this kind are skipped.
 	for range n - need {

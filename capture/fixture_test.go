@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -319,6 +318,15 @@ func TestFixtures(t *testing.T) {
 		}
 		return out
 	}
+	without := func(chunk int) []Record { // the records of every chunk but chunk
+		var out []Record
+		for i, g := range fixtureGroups() {
+			if i != chunk {
+				out = append(out, g...)
+			}
+		}
+		return out
+	}
 	noFooterLen := int64(len(withoutFooter(t, v1)))
 	_, unknownKnown := unknownKindChunk(t, 0)
 
@@ -328,12 +336,14 @@ func TestFixtures(t *testing.T) {
 		complete bool     // Complete() after reading every record
 		want     []Record // the records that read back
 		tailAt   int64    // the offset of the tail error; 0 for none
+		damageAt int64    // the offset of damage in the middle; 0 for none
 		skipped  int
 	}{
-		{"truncated", fixtureTruncated, false, before(truncChunk), chunks[truncChunk].Offset, 0},
-		{"bad crc", fixtureBadCRC, false, before(badCRCChunk), chunks[badCRCChunk].Offset, 0},
-		{"zero tail", fixtureZeroTail, false, want, noFooterLen, 0},
-		{"unknown kind", fixtureUnknown, false, append(fixtureRecords(), unknownKnown...), 0, 1},
+		{"truncated", fixtureTruncated, false, before(truncChunk), chunks[truncChunk].Offset, 0, 0},
+		// Issue 7: one bad chunk in the middle costs that chunk alone.
+		{"bad crc", fixtureBadCRC, true, without(badCRCChunk), 0, chunks[badCRCChunk].Offset, 0},
+		{"zero tail", fixtureZeroTail, false, want, noFooterLen, 0, 0},
+		{"unknown kind", fixtureUnknown, false, append(fixtureRecords(), unknownKnown...), 0, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -343,19 +353,34 @@ func TestFixtures(t *testing.T) {
 			}
 			defer r.Close()
 			var got []Record
-			var tail error
+			var tail, damage error
 			for rec, err := range r.Records(Filter{}) {
-				if err != nil {
+				switch {
+				case err != nil && IsDamage(err):
+					if damage != nil {
+						t.Fatalf("second damage %v after %v", err, damage)
+					}
+					damage = err
+				case err != nil:
 					if tail != nil {
 						t.Fatalf("second error %v after %v", err, tail)
 					}
 					tail = err
-					continue
+				default:
+					if tail != nil {
+						t.Fatalf("record %v after the torn tail", rec)
+					}
+					got = append(got, rec)
 				}
-				got = append(got, rec)
 			}
 			checkRecords(t, got, tt.want)
 			checkTail(t, "Records", tail, tt.tailAt)
+			checkDamage(t, "Records", damage, tt.damageAt)
+			if tt.damageAt != 0 {
+				if d := r.Damage(); len(d) != 1 || d[0].Offset != tt.damageAt {
+					t.Errorf("Damage() = %v, want one range at %d", d, tt.damageAt)
+				}
+			}
 			checkTail(t, "Tail()", r.Tail(), tt.tailAt)
 			if r.Complete() != tt.complete {
 				t.Errorf("Complete() = %v, want %v", r.Complete(), tt.complete)
@@ -367,7 +392,7 @@ func TestFixtures(t *testing.T) {
 			for _, f := range []Filter{{}, {Conn: 1}, {Conn: 2}} {
 				var merr error
 				for _, err := range r.Messages(f, AssembleOptions{MaxData: 8}) {
-					if err != nil {
+					if err != nil && !IsDamage(err) {
 						merr = err
 					}
 				}
@@ -425,9 +450,20 @@ func checkRecords(t *testing.T, got, want []Record) {
 		t.Errorf("read %d records, want %d", len(got), len(want))
 	}
 	for i := range min(len(got), len(want)) {
-		if !reflect.DeepEqual(got[i], want[i]) {
+		if !sameRecord(got[i], want[i]) {
 			t.Errorf("record %d:\n got %#v\nwant %#v", i, got[i], want[i])
 		}
+	}
+}
+
+func checkDamage(t *testing.T, what string, err error, at int64) {
+	t.Helper()
+	var de *DamageError
+	switch {
+	case at == 0 && err != nil:
+		t.Errorf("%s: %v, want no damage", what, err)
+	case at != 0 && (!errors.As(err, &de) || de.Offset != at || !errors.Is(err, ErrDamaged)):
+		t.Errorf("%s: %v, want a *DamageError at offset %d", what, err, at)
 	}
 }
 

@@ -60,6 +60,35 @@ func (e *TailError) Error() string {
 // Is reports whether target is ErrTornTail.
 func (e *TailError) Is(target error) bool { return target == ErrTornTail }
 
+// ErrDamaged reports bytes in the middle of a capture that fail their
+// checks. The reader passes over them and reads on.
+var ErrDamaged = errors.New("capture: damaged data")
+
+// DamageError is a damaged range in the middle of a capture: bytes that
+// failed their lengths or checksums, or records that did not decode,
+// followed by good data the reader read on with. It matches ErrDamaged.
+// End equals Offset for damage that has no extent of its own, such as
+// records missing between two good chunks.
+type DamageError struct {
+	Offset int64  // the first damaged byte
+	End    int64  // just past the last damaged byte
+	Reason string // what was wrong
+}
+
+func (e *DamageError) Error() string {
+	if e.End <= e.Offset {
+		return fmt.Sprintf("capture: damage at offset %d: %s; reading on", e.Offset, e.Reason)
+	}
+	return fmt.Sprintf("capture: damaged bytes %d–%d (%d bytes): %s; reading on", e.Offset, e.End, e.End-e.Offset, e.Reason)
+}
+
+// Is reports whether target is ErrDamaged.
+func (e *DamageError) Is(target error) bool { return target == ErrDamaged }
+
+// IsDamage reports whether err is damage in the middle of a file, after
+// which a record sequence goes on (and not, say, a torn tail).
+func IsDamage(err error) bool { return errors.Is(err, ErrDamaged) }
+
 // ErrNotCapture reports a file that does not start with a capture header.
 var ErrNotCapture = errors.New("capture: not a wstap capture")
 

@@ -45,6 +45,20 @@ type jsonOpen struct {
 	ResponseBody    string              `json:"response_body,omitempty"`
 	ClientTLS       *TLSInfo            `json:"client_tls,omitempty"`
 	ServerTLS       *TLSInfo            `json:"server_tls,omitempty"`
+	RequestList     [][2]string         `json:"request_header_list,omitempty"`
+	ResponseList    [][2]string         `json:"response_header_list,omitempty"`
+	Redacted        []string            `json:"redacted,omitempty"`
+}
+
+func jsonHeaderList(fs []HeaderField) [][2]string {
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make([][2]string, len(fs))
+	for i, f := range fs {
+		out[i] = [2]string{f.Name, f.Value}
+	}
+	return out
 }
 
 type jsonMessage struct {
@@ -59,6 +73,7 @@ type jsonMessage struct {
 	Truncated  bool    `json:"truncated,omitempty"`
 	Compressed bool    `json:"compressed,omitempty"`
 	Incomplete bool    `json:"incomplete,omitempty"`
+	Dropped    bool    `json:"dropped,omitempty"`
 }
 
 type jsonClose struct {
@@ -66,8 +81,9 @@ type jsonClose struct {
 	Conn   ConnID `json:"conn"`
 	From   string `json:"from"`
 	Code   int    `json:"code"`
-	Reason string `json:"reason"`
-	Time   string `json:"time"`
+	Reason  string `json:"reason"`
+	Time    string `json:"time"`
+	Dropped bool   `json:"dropped,omitempty"`
 }
 
 type jsonEvent struct {
@@ -93,8 +109,9 @@ type jsonFrame struct {
 	Fin    bool   `json:"fin"`
 	RSV    uint8  `json:"rsv"`
 	Opcode string `json:"opcode"`
-	Masked bool   `json:"masked"`
-	Length int64  `json:"length"`
+	Masked  bool   `json:"masked"`
+	Length  int64  `json:"length"`
+	Dropped bool   `json:"dropped,omitempty"`
 }
 
 type jsonHTTP struct {
@@ -116,6 +133,7 @@ type jsonHTTP struct {
 	ResponseTruncated    bool                `json:"response_body_truncated,omitempty"`
 	DurationMS           float64             `json:"duration_ms"`
 	Error                string              `json:"error,omitempty"`
+	Redacted             []string            `json:"redacted,omitempty"`
 }
 
 // textOrBase64 returns p as text when it is valid UTF-8, else as base64, so
@@ -146,11 +164,13 @@ func (e *JSONEncoder) Encode(rec Record) error {
 		v = jsonOpen{Type: "open", Conn: r.Conn, Time: JSONTime(r.Time), URL: r.URL, Subprotocol: r.Subprotocol,
 			Extensions: r.Extensions, RequestHeaders: hdr, Status: r.Status, Mode: r.Mode,
 			ClientAddr: r.ClientAddr, ServerAddr: r.ServerAddr, ResponseHeaders: headersOrNil(r.ResponseHeaders),
-			ResponseBody: validText(string(r.ResponseBody)), ClientTLS: r.ClientTLS, ServerTLS: r.ServerTLS}
+			ResponseBody: validText(string(r.ResponseBody)), ClientTLS: r.ClientTLS, ServerTLS: r.ServerTLS,
+			RequestList: jsonHeaderList(r.RequestHeaderList), ResponseList: jsonHeaderList(r.ResponseHeaderList),
+			Redacted: r.Redacted}
 	case *Message:
 		m := jsonMessage{Type: "message", Conn: r.Conn, From: r.Dir.From(), Opcode: r.Opcode.String(),
 			Time: JSONTime(r.Time), Size: r.Size, Truncated: r.Truncated || r.Cut, Compressed: r.Compressed,
-			Incomplete: r.Incomplete}
+			Incomplete: r.Incomplete, Dropped: r.Dropped}
 		if text, b64 := textOrBase64(r.Data); r.Opcode == OpText && b64 == "" {
 			m.Text = &text
 		} else {
@@ -160,24 +180,25 @@ func (e *JSONEncoder) Encode(rec Record) error {
 		v = m
 	case *Chunk:
 		return e.Encode(&Message{Conn: r.Conn, Dir: r.Dir, Opcode: r.Opcode, Time: r.Time, Size: int64(len(r.Data)),
-			Data: r.Data, Truncated: r.Truncated, Compressed: r.Compressed, Incomplete: !(r.First && r.Last)})
+			Data: r.Data, Truncated: r.Truncated, Compressed: r.Compressed, Incomplete: !(r.First && r.Last),
+			Dropped: r.Dropped})
 	case *Close:
 		v = jsonClose{Type: "close", Conn: r.Conn, From: r.Dir.From(), Code: r.Code, Reason: validText(r.Reason),
-			Time: JSONTime(r.Time)}
+			Time: JSONTime(r.Time), Dropped: r.Dropped}
 	case *Event:
 		v = jsonEvent{Type: "event", Conn: r.Conn, Kind: r.Kind, Detail: r.Detail, Time: JSONTime(r.Time)}
 	case *End:
 		v = jsonEnd{Type: "end", Conn: r.Conn, Time: JSONTime(r.Time), Error: r.Error}
 	case *Frame:
 		v = jsonFrame{Type: "frame", Conn: r.Conn, From: r.Dir.From(), Time: JSONTime(r.Time), Fin: r.Fin,
-			RSV: r.RSV, Opcode: r.Opcode.String(), Masked: r.Masked, Length: r.Length}
+			RSV: r.RSV, Opcode: r.Opcode.String(), Masked: r.Masked, Length: r.Length, Dropped: r.Dropped}
 	case *HTTP:
 		h := jsonHTTP{Type: "http", ID: r.ID, Time: JSONTime(r.Time), Method: r.Method, URL: r.URL, Status: r.Status,
 			RequestHeaders: headersOrNil(r.RequestHeaders), ResponseHeaders: headersOrNil(r.ResponseHeaders),
 			RequestSize: r.RequestSize, ResponseSize: r.ResponseSize,
 			RequestBodyTruncated: r.RequestSize > int64(len(r.RequestBody)),
 			ResponseTruncated:    r.ResponseSize > int64(len(r.ResponseBody)),
-			DurationMS:           float64(r.Duration.Microseconds()) / 1000, Error: r.Error}
+			DurationMS:           float64(r.Duration.Microseconds()) / 1000, Error: r.Error, Redacted: r.Redacted}
 		h.RequestBody, h.RequestBodyBase64 = textOrBase64(r.RequestBody)
 		h.ResponseBody, h.ResponseBodyBase64 = textOrBase64(r.ResponseBody)
 		v = h

@@ -57,8 +57,8 @@ func chunkOf(conn ConnID, dir Direction, op Opcode, first, last bool, data strin
 }
 
 // TestAssembleFlushOrder: messages left unfinished on several connections
-// come out in a fixed order, (Index, connection, direction, control) as
-// docs/examples/read_capture.py has it, not in map order.
+// come out in a fixed order, the order in which they began in the file, as
+// docs/examples/read_capture.py has it, not in map order (issue 7).
 func TestAssembleFlushOrder(t *testing.T) {
 	src := []Record{
 		chunkOf(3, ServerToClient, OpText, true, false, "a"),
@@ -72,9 +72,8 @@ func TestAssembleFlushOrder(t *testing.T) {
 		chunkOf(4, ClientToServer, OpPing, true, false, "i"),
 	}
 	flushed := []string{
-		"1/0/binary#1:b!", "2/1/text#1:c!", "3/1/text#1:a!", "4/0/text#1:f!",
-		"1/1/text#2:d!", "2/0/ping#2:e!", "4/0/ping#2:i!",
-		"3/3/ping#3:h!",
+		"3/1/text#1:a!", "1/0/binary#1:b!", "2/1/text#1:c!", "1/1/text#2:d!",
+		"2/0/ping#2:e!", "4/0/text#1:f!", "3/3/ping#3:h!", "4/0/ping#2:i!",
 	}
 	torn := &TailError{Offset: 1234, Reason: "test"}
 	for _, end := range []error{nil, torn} {
@@ -91,7 +90,7 @@ func TestAssembleFlushOrder(t *testing.T) {
 	// An End flushes its own connection only, in the same order.
 	withEnd := append(append([]Record(nil), src...), &End{Conn: 2, Time: at(9)}, chunkOf(2, ClientToServer, OpText, true, true, "j"))
 	want := []string{"3/0/text#2:g", "2/1/text#1:c!", "2/0/ping#2:e!", "end 2", "2/0/text#3:j",
-		"1/0/binary#1:b!", "3/1/text#1:a!", "4/0/text#1:f!", "1/1/text#2:d!", "4/0/ping#2:i!", "3/3/ping#3:h!"}
+		"3/1/text#1:a!", "1/0/binary#1:b!", "1/1/text#2:d!", "4/0/text#1:f!", "3/3/ping#3:h!", "4/0/ping#2:i!"}
 	for i := range 20 {
 		if got := assembled(records(withEnd, nil), AssembleOptions{}); !reflect.DeepEqual(got, want) {
 			t.Fatalf("run %d: Assemble =\n%q\nwant\n%q", i, got, want)
@@ -233,13 +232,14 @@ func TestOpenMessage(t *testing.T) {
 		{msgs[0], "ping", nil},
 		{msgs[1], "abandoned", nil}, // the next message of its kind began
 		{msgs[2], "three, done", nil},
-		{msgs[3], "cut by the end", nil},               // the connection ended
-		{msgs[4], "endless", io.ErrUnexpectedEOF},      // the records ran out
-		{&Message{Conn: 1, Index: 5}, "", errNotFound}, // no such message
-		{&Message{Conn: 3, Index: 1}, "", errNotFound}, // no such connection
-		{&Message{Conn: 2, Index: 2}, "", errNotFound}, // not that many messages
-		{&Message{Conn: 1, Index: -1}, "", errNoOpen},  // not a message
-		{&Message{Conn: 0, Index: 1}, "", errNoOpen},   // not a connection's
+		{msgs[3], "cut by the end", nil},                                      // the connection ended
+		{msgs[4], "endless", io.ErrUnexpectedEOF},                             // the records ran out
+		{&Message{Conn: 1, Seq: 9999}, "", errNotFound},                       // past the end
+		{&Message{Conn: 3, Seq: msgs[0].Seq}, "", errNotFound},                // no such connection
+		{&Message{Conn: 2, Seq: msgs[0].Seq}, "", errNotFound},                // another connection's message
+		{&Message{Conn: msgs[2].Conn, Seq: msgs[2].Seq + 1}, "", errNotFound}, // inside a message
+		{&Message{Conn: 1, Index: 1}, "", errNoOpen},                          // no position
+		{&Message{Conn: 0, Seq: 1}, "", errNoOpen},                            // not a connection's
 		{nil, "", errNoOpen},
 	}
 	for _, tt := range tests {
@@ -259,7 +259,7 @@ func TestOpenMessage(t *testing.T) {
 		rc.Close()
 		switch {
 		case tt.err == errNotFound:
-			if err == nil || !strings.Contains(err.Error(), "message not found") {
+			if err == nil || !strings.Contains(err.Error(), "no message of connection") {
 				t.Errorf("OpenMessage(%+v): read %q, %v; want message not found", tt.m, data, err)
 			}
 		case string(data) != tt.want || !errors.Is(err, tt.err):
@@ -317,7 +317,17 @@ func TestOpenMessageTornTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	rc, err := r.OpenMessage(&Message{Conn: c, Dir: ServerToClient, Opcode: OpBinary, Index: 1})
+	var first *Message
+	for m, err := range r.Summaries(Filter{Conn: c}) {
+		if err == nil && first == nil {
+			first = new(Message)
+			*first = *m
+		}
+	}
+	if first == nil || first.Seq != 1 || !first.Incomplete {
+		t.Fatalf("Summaries: first message %+v, want an incomplete one at position 1", first)
+	}
+	rc, err := r.OpenMessage(first)
 	if err != nil {
 		t.Fatal(err)
 	}

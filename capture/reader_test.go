@@ -35,24 +35,24 @@ func tailReason(err error) string {
 
 // TestChunkFrameHeadChecked: in a closed capture the reader finds chunks
 // through the index, not by hopping frame heads; a damaged head (no checksum
-// covers its 8 bytes) must still make the chunk a corrupt one, at the
-// chunk's offset, as it does for a reader that scans.
+// covers its 8 bytes) must still make the chunk a damaged one, at the
+// chunk's offset, as it does for a reader that walks the frames. Either
+// way the reader reads on after it (issue 7).
 func TestChunkFrameHeadChecked(t *testing.T) {
 	v1 := readFixture(t, fixtureV1)
 	const bad = 2
-	off := fixtureChunks(t, v1)[bad].Offset
+	chunks := fixtureChunks(t, v1)
+	off := chunks[bad].Offset
 	tests := []struct {
 		name   string
 		at     int64 // byte of the frame head to damage
 		mask   byte
-		scanAt int64 // where a reader that scans stops
+		reason string // in the damage found through the index
 	}{
-		// 0x184D2A50 is another skippable frame: a scan steps over the 44
-		// bytes and stops at the zstd frame behind them.
-		{"magic low byte", 0, 0x01, off + frameHeadSize + chunkHeaderSize},
-		{"magic high byte", 3, 0x80, off},
-		{"size low byte", 4, 0x01, off},
-		{"size high byte", 7, 0x01, off},
+		{"magic low byte", 0, 0x01, "chunk frame head"}, // 0x184D2A50, the file header's magic
+		{"magic high byte", 3, 0x80, "chunk frame head"},
+		{"size low byte", 4, 0x01, "chunk frame head"},
+		{"size high byte", 7, 0x01, "chunk frame head"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,15 +63,17 @@ func TestChunkFrameHeadChecked(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Close()
-			got, err := readAll(t, r, Filter{})
-			checkRecords(t, got, fixtureBefore(bad))
-			checkTail(t, "Records", err, off)
-			if reason := tailReason(err); !strings.Contains(reason, "chunk frame head") {
-				t.Errorf("tail reason = %q, want one about the chunk frame head", reason)
+			got, damage, tail := readOn(t, r, Filter{})
+			checkRecords(t, got, fixtureWithout(bad))
+			if tail != nil {
+				t.Errorf("Records: torn tail %v, want none", tail)
 			}
-			checkTail(t, "Tail()", r.Tail(), off)
-			if r.Complete() {
-				t.Error("Complete() = true after a corrupt chunk")
+			if len(damage) != 1 || damage[0].Offset != off || damage[0].End != chunks[bad+1].Offset ||
+				!strings.Contains(damage[0].Reason, tt.reason) {
+				t.Errorf("Records: damage %v, want one range %d–%d about the %s", damage, off, chunks[bad+1].Offset, tt.reason)
+			}
+			if !r.Complete() || r.Tail() != nil {
+				t.Errorf("Complete() = %v, Tail() = %v; want true, nil", r.Complete(), r.Tail())
 			}
 
 			cut := withoutFooter(t, data)
@@ -80,12 +82,53 @@ func TestChunkFrameHeadChecked(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer rs.Close()
-			checkTail(t, "scan: Tail()", rs.Tail(), tt.scanAt)
-			got, err = readAll(t, rs, Filter{})
-			checkRecords(t, got, fixtureBefore(bad))
-			checkTail(t, "scan: Records", err, tt.scanAt)
+			if d := rs.Damage(); len(d) != 1 || d[0].Offset != off || d[0].End != chunks[bad+1].Offset {
+				t.Errorf("walk: Damage() = %v, want one range %d–%d", d, off, chunks[bad+1].Offset)
+			}
+			got, damage, tail = readOn(t, rs, Filter{})
+			checkRecords(t, got, fixtureWithout(bad))
+			if len(damage) != 1 || tail != nil {
+				t.Errorf("walk: Records: damage %v and tail %v, want one range and no tail", damage, tail)
+			}
 		})
 	}
+}
+
+// fixtureWithout returns the fixture's records but those of chunk i.
+func fixtureWithout(i int) []Record {
+	var out []Record
+	for k, g := range fixtureGroups() {
+		if k != i {
+			out = append(out, g...)
+		}
+	}
+	return out
+}
+
+// readOn reads every record of f, reading on past damage, and returns the
+// records, the damage and the torn tail it met.
+func readOn(t testing.TB, r *Reader, f Filter) ([]Record, []*DamageError, error) {
+	t.Helper()
+	var out []Record
+	var damage []*DamageError
+	var tail error
+	for rec, err := range r.Records(f) {
+		var de *DamageError
+		switch {
+		case errors.As(err, &de):
+			damage = append(damage, de)
+		case err != nil:
+			if tail != nil {
+				t.Fatalf("Records: %v after %v", err, tail)
+			}
+			tail = err
+		case tail != nil:
+			t.Fatalf("Records: record %v after %v", rec, tail)
+		default:
+			out = append(out, rec)
+		}
+	}
+	return out, damage, tail
 }
 
 // rawFileHeader builds a file header frame field by field.
@@ -210,23 +253,27 @@ func TestScanTornTails(t *testing.T) {
 		base   []byte
 		extra  []byte
 		reason string // "" for no tail
+		damage string // damage passed over at the end of base, "" for none
 	}{
-		{"nothing", noFooter, nil, ""},
-		{"skippable frame of another kind", noFooter, frame(0x184D2A5E, 3, []byte("abc")), ""},
-		{"short frame header", noFooter, []byte{0x51, 0x2a, 0x4d, 0x18, 0x2c}, "short frame header (5 bytes)"},
-		{"zeros", noFooter, make([]byte, 64), "zero-filled tail"},
-		{"zstd data frame", noFooter, frame(magicZstd, 16, make([]byte, 16)), "unknown frame magic 0xfd2fb528"},
+		{"nothing", noFooter, nil, "", ""},
+		{"skippable frame of another kind", noFooter, frame(0x184D2A5E, 3, []byte("abc")), "", ""},
+		{"short frame header", noFooter, []byte{0x51, 0x2a, 0x4d, 0x18, 0x2c}, "short frame header (5 bytes)", ""},
+		{"zeros", noFooter, make([]byte, 64), "zero-filled", ""},
+		{"zstd data frame", noFooter, frame(magicZstd, 16, make([]byte, 16)), "unknown frame magic 0xfd2fb528", ""},
 		{"frame past the end", noFooter, frame(0x184D2A5E, 100, make([]byte, 10)),
-			"frame of 100 bytes runs past the end of the file"},
-		{"chunk header of 10 bytes", noFooter, frame(magicChunk, 10, make([]byte, 10)), "chunk header checksum mismatch"},
+			"frame of 100 bytes runs past the end of the file", ""},
+		{"chunk header of 10 bytes", noFooter, frame(magicChunk, 10, make([]byte, 10)), "chunk header checksum mismatch", ""},
 		{"chunk header checksum", noFooter, frame(magicChunk, chunkHeaderSize, make([]byte, chunkHeaderSize)),
-			"chunk header checksum mismatch"},
-		{"chunk past the end", noFooter, firstChunk[:len(firstChunk)-1], "runs past the end of the file"},
-		{"checkpoint under 4 bytes", noFooter, frame(magicIndex, 2, []byte{0, 0}), "bad checkpoint frame"},
-		{"checkpoint checksum", noFooter, checkpointFrame(cpBody, crc32c(cpBody)^1), "checkpoint checksum mismatch"},
-		{"checkpoint not CBOR", noFooter, checkpointFrame([]byte{0xff}, crc32c([]byte{0xff})), "checkpoint: "},
-		{"checkpoint of the wrong type", noFooter, checkpointFrame([]byte{0x01}, crc32c([]byte{0x01})), "checkpoint: "},
-		{"data after the footer", v1, []byte("garbage!"), "data after the footer"},
+			"chunk header checksum mismatch", ""},
+		{"chunk past the end", noFooter, firstChunk[:len(firstChunk)-1], "runs past the end of the file", ""},
+		{"checkpoint under 4 bytes", noFooter, frame(magicIndex, 2, []byte{0, 0}), "bad checkpoint frame", ""},
+		{"checkpoint checksum", noFooter, checkpointFrame(cpBody, crc32c(cpBody)^1), "checkpoint checksum mismatch", ""},
+		// A checkpoint whose checksum holds but whose CBOR does not decode
+		// has a trustworthy extent: damage, not a tail (issue 7).
+		{"checkpoint not CBOR", noFooter, checkpointFrame([]byte{0xff}, crc32c([]byte{0xff})), "", "checkpoint does not decode"},
+		{"checkpoint of the wrong type", noFooter, checkpointFrame([]byte{0x01}, crc32c([]byte{0x01})), "",
+			"checkpoint does not decode"},
+		{"data after the footer", v1, []byte("garbage!"), "data after the footer", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,9 +291,13 @@ func TestScanTornTails(t *testing.T) {
 			if reason := tailReason(r.Tail()); !strings.Contains(reason, tt.reason) {
 				t.Errorf("Tail() reason = %q, want %q", reason, tt.reason)
 			}
-			got, err := readAll(t, r, Filter{})
+			got, damage, err := readOn(t, r, Filter{})
 			checkRecords(t, got, fixtureRecords())
 			checkTail(t, "Records", err, at)
+			if tt.damage == "" && len(damage) > 0 || tt.damage != "" && (len(damage) != 1 ||
+				damage[0].Offset != int64(len(tt.base)) || !strings.Contains(damage[0].Reason, tt.damage)) {
+				t.Errorf("Records: damage %v, want %q", damage, tt.damage)
+			}
 			if want := len(r.Conns()); want != 2 {
 				t.Errorf("Conns() = %d entries, want 2", want)
 			}
@@ -287,7 +338,9 @@ func TestFooterDistrusted(t *testing.T) {
 		{"footer names the footer", setFooter(uint64(ftOff)), true, 0, ""},
 		{"footer names a non-final checkpoint", setFooter(uint64(first)), true, 0, ""},
 		{"footer names a chunk", setFooter(uint64(fixtureChunks(t, v1)[1].Offset)), true, 0, ""},
-		{"final checkpoint damaged", damaged, false, last, "checkpoint checksum mismatch"},
+		// The chain is broken, so the reader walks the frames: the damaged
+		// checkpoint is damage, passed over to the footer (issue 7).
+		{"final checkpoint damaged", damaged, true, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -303,9 +356,16 @@ func TestFooterDistrusted(t *testing.T) {
 			if reason := tailReason(r.Tail()); !strings.Contains(reason, tt.reason) {
 				t.Errorf("Tail() reason = %q, want %q", reason, tt.reason)
 			}
-			got, err := readAll(t, r, Filter{})
+			got, damage, err := readOn(t, r, Filter{})
 			checkRecords(t, got, fixtureRecords())
 			checkTail(t, "Records", err, tt.tail)
+			if tt.name == "final checkpoint damaged" {
+				if len(damage) != 1 || damage[0].Offset != last || !strings.Contains(damage[0].Reason, "checkpoint checksum mismatch") {
+					t.Errorf("Records: damage %v, want the final checkpoint's", damage)
+				}
+			} else if len(damage) != 0 {
+				t.Errorf("Records: damage %v, want none", damage)
+			}
 			if cs := r.Conns(); len(cs) != 2 || cs[1].Error != "server vanished" || len(r.HTTP()) != 2 {
 				t.Errorf("Conns() = %+v, HTTP() = %+v; want the fixture's 2 connections and 2 exchanges", cs, r.HTTP())
 			}
@@ -624,10 +684,10 @@ func TestConnsFromCheckpoint(t *testing.T) {
 		t.Errorf("with the checkpoint: Conn(%d) = %+v, Tail() = %v, Complete() = %v; want %+v, nil, false",
 			c, got, r.Tail(), r.Complete(), want)
 	}
-	if recs, err := readAll(t, r, Filter{}); len(recs) != 0 {
-		t.Errorf("with the checkpoint: read %d records, want 0 before the damaged chunk", len(recs))
-	} else {
-		checkTail(t, "with the checkpoint: Records", err, chunks[0].Offset)
+	// The checkpoint after it is good: the chunk is damage, not the tail.
+	if recs, damage, tail := readOn(t, r, Filter{}); len(recs) != 0 || tail != nil || len(damage) != 1 ||
+		damage[0].Offset != chunks[0].Offset {
+		t.Errorf("with the checkpoint: read %d records, damage %v, tail %v; want none, the chunk's, none", len(recs), damage, tail)
 	}
 	cut := bad[:chunks[0].Offset+frameHeadSize+chunkHeaderSize+int64(chunks[0].CLen)]
 	rc, err := NewReader(bytes.NewReader(cut), int64(len(cut)))

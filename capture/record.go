@@ -3,6 +3,7 @@ package capture
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -168,6 +169,42 @@ type ConnOpen struct {
 
 	ClientTLS *TLSInfo // TLS facts of the client leg, nil for plain ws
 	ServerTLS *TLSInfo // TLS facts of the server leg, nil for plain ws
+
+	// RequestHeaderList is the upgrade request's header lines as the
+	// client sent them: in its order and case, Host included (net/http's
+	// Header drops Host and canonicalises names). Headers meant for the
+	// proxy (Proxy-Authorization, Proxy-Connection) are left out. Replay
+	// and code generation reproduce the request from it. Nil in captures
+	// written before it existed; RequestHeaders is always set.
+	RequestHeaderList []HeaderField
+	// ResponseHeaderList is the server's response header lines as it
+	// wrote them, in order and case.
+	ResponseHeaderList []HeaderField
+	// Redacted names (canonical case, sorted) the headers whose values in
+	// this record are the placeholder "[redacted]", not what was sent.
+	Redacted []string
+}
+
+// HeaderField is one header line as it crossed the wire: the name in its
+// original case, and the value.
+type HeaderField struct {
+	Name  string
+	Value string
+}
+
+// Redaction is the value that stands in the capture for a redacted
+// header's value; the names of such headers are in the record's Redacted.
+const Redaction = "[redacted]"
+
+// IsRedacted reports whether the record's value of header name (any case)
+// is the Redaction placeholder rather than what was sent.
+func IsRedacted(redacted []string, name string) bool {
+	for _, n := range redacted {
+		if strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // TLSInfo holds the facts of one TLS leg.
@@ -198,6 +235,11 @@ type Frame struct {
 	Opcode Opcode
 	Masked bool
 	Length int64 // payload length declared by the header (on the wire)
+	// Dropped says the proxy did not forward the frame to the other peer:
+	// a pong that answered wstap's own heartbeat ping, or a frame that
+	// arrived after wstap began shutting the connection down. A replay
+	// must not resend it: the other side never saw it.
+	Dropped bool
 }
 
 // Chunk is a piece of one message's decoded payload: unmasked and, where
@@ -215,6 +257,7 @@ type Chunk struct {
 	Last       bool
 	Compressed bool   // the message was compressed on the wire (RSV1)
 	Truncated  bool   // the capture kept only part of the payload here
+	Dropped    bool   // the proxy did not forward the message (see Frame.Dropped)
 	Data       []byte // at most MaxChunk bytes
 
 	// Frame, when set on a chunk handed to Writer.Append, holds the facts
@@ -225,6 +268,8 @@ type Chunk struct {
 	// the frame record first. A reader yields the facts as a *Frame record
 	// just before the chunk and leaves this field nil.
 	Frame *Frame
+
+	seq uint64 // the record's position in the file it was read from (see Message.Seq)
 }
 
 // Close records a close frame, or the abrupt end of one side (Code 1006,
@@ -235,6 +280,9 @@ type Close struct {
 	Dir    Direction // who sent it
 	Code   int       // 1005 when the close frame carried no status code
 	Reason string
+	// Dropped says the proxy did not forward the close frame (see
+	// Frame.Dropped).
+	Dropped bool
 }
 
 // Event records something that is not traffic: a protocol violation, a ghost
@@ -273,6 +321,7 @@ type HTTP struct {
 	Duration        time.Duration // from the request to the end of the response
 	Error           string
 	ClientAddr      string
+	Redacted        []string // headers whose values are the Redaction placeholder (see ConnOpen.Redacted)
 }
 
 // End records that a connection is over: both legs are closed.

@@ -143,7 +143,7 @@ func (b *batch) addConn(c ConnID) {
 // producer reach the file in the order it appended them.
 type Writer struct {
 	opts Options
-	f    *os.File
+	f    file
 	path string
 
 	mu       sync.Mutex
@@ -183,6 +183,17 @@ type Writer struct {
 	closeErrs []error
 }
 
+// file is what a Writer needs of its file: *os.File in Create, and a fake in
+// tests that inject a slow or failing disk. Write must return an error when
+// it writes less than asked (as *os.File does). The writer goroutine calls
+// Write and Truncate; Sync comes from syncLoop, possibly during a Write.
+type file interface {
+	Write(p []byte) (int, error)
+	Truncate(size int64) error
+	Sync() error
+	Close() error
+}
+
 // Create creates a new capture file at path (mode 0600; it must not exist)
 // and starts its writer goroutine.
 func Create(path string, opts Options) (*Writer, error) {
@@ -199,7 +210,10 @@ func Create(path string, opts Options) (*Writer, error) {
 	return w, nil
 }
 
-func newWriter(f *os.File, path string, opts Options) (*Writer, error) {
+// newWriter writes the file header to f, an empty file named path (for
+// messages), and starts the writer's goroutines. On an error f is left to
+// the caller.
+func newWriter(f file, path string, opts Options) (*Writer, error) {
 	opts = opts.withDefaults()
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
 		zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true))
