@@ -77,10 +77,10 @@ type jsonMessage struct {
 }
 
 type jsonClose struct {
-	Type   string `json:"type"`
-	Conn   ConnID `json:"conn"`
-	From   string `json:"from"`
-	Code   int    `json:"code"`
+	Type    string `json:"type"`
+	Conn    ConnID `json:"conn"`
+	From    string `json:"from"`
+	Code    int    `json:"code"`
 	Reason  string `json:"reason"`
 	Time    string `json:"time"`
 	Dropped bool   `json:"dropped,omitempty"`
@@ -102,13 +102,13 @@ type jsonEnd struct {
 }
 
 type jsonFrame struct {
-	Type   string `json:"type"`
-	Conn   ConnID `json:"conn"`
-	From   string `json:"from"`
-	Time   string `json:"time"`
-	Fin    bool   `json:"fin"`
-	RSV    uint8  `json:"rsv"`
-	Opcode string `json:"opcode"`
+	Type    string `json:"type"`
+	Conn    ConnID `json:"conn"`
+	From    string `json:"from"`
+	Time    string `json:"time"`
+	Fin     bool   `json:"fin"`
+	RSV     uint8  `json:"rsv"`
+	Opcode  string `json:"opcode"`
 	Masked  bool   `json:"masked"`
 	Length  int64  `json:"length"`
 	Dropped bool   `json:"dropped,omitempty"`
