@@ -315,9 +315,12 @@ func TestPythonReaderMatchesJSONL(t *testing.T) {
 				t.Fatal(err)
 			}
 			want, end := goJSONL(t, p)
+			// wstap reads on past damage in the middle (issue 7); both
+			// readers agree up to it. TODO(#7): the script resynchronises too.
 			var te *TailError
-			if !errors.As(end, &te) || te.Offset != mid.Offset {
-				t.Fatalf("wstap ended with %v, want a torn tail at offset %d", end, mid.Offset)
+			var de *DamageError
+			if !(errors.As(end, &te) && te.Offset == mid.Offset) && !(errors.As(end, &de) && de.Offset == mid.Offset) {
+				t.Fatalf("wstap ended with %v, want a torn tail or damage at offset %d", end, mid.Offset)
 			}
 			got, stderr, exit := pyRun(t, py, p)
 			if exit != 0 {

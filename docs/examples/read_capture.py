@@ -344,8 +344,10 @@ def render(records):
     counts = {}  # conn -> messages begun, for Message.index
 
     def flush(conn):
+        # In the order the messages began: a dict keeps insertion order,
+        # and a key is inserted anew when its next message begins.
         keys = [k for k in open_msgs if conn == 0 or k[0] == conn]
-        for k in sorted(keys, key=lambda k: (open_msgs[k].index, k)):
+        for k in keys:
             yield open_msgs.pop(k).render(incomplete=True)
 
     try:
