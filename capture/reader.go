@@ -64,6 +64,7 @@ type cursor struct {
 	scratch recAlloc // records valid until the next chunk (transient)
 	recs    []Record
 	pos     []uint64 // pos[i] is recs[i]'s position in the file
+	disk    int      // records on disk in the chunk last decoded, unknown kinds included
 }
 
 // Open opens the capture at path and loads its index: from the footer of a
@@ -740,6 +741,7 @@ func (r *Reader) decodeChunk(e *chunkEntry, size int64, cur *cursor, a *recAlloc
 		}
 		cur.recs, cur.pos = append(cur.recs, rec), append(cur.pos, seq)
 	}
+	cur.disk = int(seq - h.seq0)
 	return len(cur.recs), unknown, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/wstap/wstap/capture"
 	"github.com/wstap/wstap/internal/present"
@@ -16,8 +17,11 @@ import (
 const readStatusHelp = exitStatusHelp + `
 A capture whose tail is torn (the recorder crashed, or is still writing) is
 printed up to the damage, followed by a warning on stderr; that is not an
-error and the exit status stays 0. A capture written by a newer wstap is an
-error (1).
+error and the exit status stays 0. Damage in the middle of a capture (a
+flipped byte, a bad sector) is passed over with a warning naming the
+damaged bytes, and what follows it is printed too; wstap check lists every
+damaged range and wstap repair salvages the rest into a new file. A capture
+written by a newer wstap is an error (1).
 `
 
 // warnTornTail prints the one-line warning for a torn capture tail, if err
@@ -30,6 +34,15 @@ func warnTornTail(g *globalOptions, path string, err error) {
 			path, te.Offset, te.Reason)
 	case errors.Is(err, capture.ErrTornTail):
 		fmt.Fprintf(g.stderr, "wstap: warning: %s: torn tail; records before it are intact\n", path)
+	}
+}
+
+// warnDamage prints the one-line warning for damage in the middle of a
+// capture, which the reader passed over to read on.
+func warnDamage(g *globalOptions, path string, err error) {
+	var de *capture.DamageError
+	if errors.As(err, &de) {
+		fmt.Fprintf(g.stderr, "wstap: warning: %s: %s\n", path, strings.TrimPrefix(de.Error(), "capture: "))
 	}
 }
 

@@ -97,6 +97,9 @@ func runLs(_ context.Context, g *globalOptions, opts *lsOptions, args []string) 
 	if out.err != nil {
 		return out.err
 	}
+	for _, d := range r.Damage() {
+		warnDamage(g, path, d)
+	}
 	warnTornTail(g, path, r.Tail())
 	return nil
 }

@@ -101,6 +101,9 @@ func fixtureAt(ms int) time.Time { return fixtureT0.Add(time.Duration(ms) * time
 //	empty   no records at all
 //	torn    a crashed recording: its last chunk is cut in half
 //	newer   multi, claiming a format version this wstap does not know
+//	damaged multi in three chunks, cleanly closed, with one byte of the
+//	        second chunk's compressed data flipped (connection 1's
+//	        messages after its pong are lost)
 func writeFixture(kind, path, tmp string) error {
 	switch kind {
 	case "multi":
@@ -109,13 +112,15 @@ func writeFixture(kind, path, tmp string) error {
 		return writeCapture(path, nil)
 	case "torn":
 		return writeTorn(path, tmp)
+	case "damaged":
+		return writeDamaged(path)
 	case "newer":
 		if err := writeCapture(path, multiRecords()); err != nil {
 			return err
 		}
 		return patchVersion(path, capture.Version+1)
 	}
-	return fmt.Errorf("unknown capture kind %q (want multi, empty, torn or newer)", kind)
+	return fmt.Errorf("unknown capture kind %q (want multi, empty, torn, damaged or newer)", kind)
 }
 
 // multiRecords returns the records of the "multi" fixture in the order a
@@ -216,6 +221,41 @@ func writeCapture(path string, recs []capture.Record) error {
 		return err
 	}
 	return w.Close()
+}
+
+// writeDamaged writes the "damaged" fixture: multi in three chunks, then
+// a flipped byte inside the second chunk's zstd frame.
+func writeDamaged(path string) error {
+	w, err := capture.Create(path, capture.Options{FlushInterval: time.Hour, CheckpointInterval: time.Hour})
+	if err != nil {
+		return err
+	}
+	recs := multiRecords()
+	for _, part := range [][]capture.Record{recs[:7], recs[7:14], recs[14:]} {
+		if err := appendRecords(w, part); err != nil {
+			w.Close()
+			return err
+		}
+		if err := w.Flush(); err != nil {
+			w.Close()
+			return err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	chunkMagic := []byte{0x51, 0x2a, 0x4d, 0x18}
+	first := bytes.Index(data, chunkMagic)
+	second := first + 1 + bytes.Index(data[first+1:], chunkMagic)
+	if first < 0 || second <= first {
+		return fmt.Errorf("no second chunk in %s", path)
+	}
+	data[second+8+44+2] ^= 0x40 // inside the zstd frame: its checksum fails
+	return os.WriteFile(path, data, 0o600)
 }
 
 // writeTorn writes what a recorder that crashed in the middle of a write

@@ -132,6 +132,13 @@ func runShow(ctx context.Context, g *globalOptions, opts *showOptions, args []st
 	var tail error
 	for rec, err := range recs {
 		if err != nil {
+			if capture.IsDamage(err) { // read on past it, as the reader does
+				if err := bw.Flush(); err != nil {
+					return err
+				}
+				warnDamage(g, path, err)
+				continue
+			}
 			if errors.Is(err, capture.ErrTornTail) {
 				tail = err
 				break
