@@ -56,8 +56,12 @@ func Verify(ra io.ReaderAt, size int64) (*Report, error) {
 	for i := range r.chunks {
 		e := r.chunks[i]
 		if e.Seq0 > next {
-			damage = append(damage, &DamageError{Offset: e.Offset, End: e.Offset,
-				Reason: fmt.Sprintf("records %d–%d are missing (the chunk's seq0 is %d, %d was next)", next, e.Seq0-1, e.Seq0, next)})
+			if d := endingAt(damage, e.Offset); d != nil { // the damage explains the gap
+				d.Reason += fmt.Sprintf("; records %d–%d lost", next, e.Seq0-1)
+			} else {
+				damage = append(damage, &DamageError{Offset: e.Offset, End: e.Offset,
+					Reason: fmt.Sprintf("records %d–%d are missing (the chunk's seq0 is %d, %d was next)", next, e.Seq0-1, e.Seq0, next)})
+			}
 		} else if e.Seq0 < next {
 			damage = append(damage, &DamageError{Offset: e.Offset, End: e.Offset,
 				Reason: fmt.Sprintf("the chunk's seq0 %d goes back (%d was next)", e.Seq0, next)})
@@ -85,6 +89,16 @@ func Verify(ra io.ReaderAt, size int64) (*Report, error) {
 	sortDamage(damage)
 	rep.Damage = damage
 	return rep, nil
+}
+
+// endingAt returns the damaged range that ends at off, if any.
+func endingAt(damage []*DamageError, off int64) *DamageError {
+	for _, d := range damage {
+		if d.End == off {
+			return d
+		}
+	}
+	return nil
 }
 
 // sortDamage orders damage by offset, keeping the order of equal ones.
