@@ -775,10 +775,9 @@ func (r *Reader) RecordsFrom(f Filter, seq uint64) iter.Seq2[Record, error] {
 func (r *Reader) records(f Filter, from uint64, transient bool) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		st := r.startAt(from)
-		cur := r.cursor()
-		defer r.bufs.Put(cur)
+		defer r.endWalk(st)
 		for {
-			more, ok := r.step(st, f, from, cur, transient, yield)
+			more, ok := r.step(st, f, from, transient, yield)
 			if !ok {
 				return
 			}
@@ -792,33 +791,110 @@ func (r *Reader) records(f Filter, from uint64, transient bool) iter.Seq2[Record
 	}
 }
 
-// walkState is where an iteration is: the next chunk to read, and the
-// offset from which damage not yet reported starts.
+// walkState is where an iteration is: the next chunk to read, the offset
+// from which damage not yet reported starts, and its decode buffers. The
+// next chunks the walk will need are decoded ahead, beside it (ahead):
+// decompression is most of the cost of reading, and other cores share it.
 type walkState struct {
-	i  int
-	lo int64
+	i     int
+	lo    int64
+	cur   *cursor      // holds the records of the chunk being consumed
+	free  []*cursor    // buffers for chunks to decode ahead
+	ahead []*readAhead // in walk order
+	next  int          // the index from which to look for chunks to decode ahead
+}
+
+// readAheadChunks is how many chunks a walk decodes ahead of its consumer.
+const readAheadChunks = 2
+
+// readAhead is a chunk being decoded ahead of the walk.
+type readAhead struct {
+	off        int64
+	cur        *cursor
+	n, unknown int
+	err        error
+	done       chan struct{}
 }
 
 // startAt returns the state that begins at the chunk holding position seq.
 func (r *Reader) startAt(seq uint64) *walkState {
+	st := &walkState{cur: r.cursor()}
+	for range readAheadChunks {
+		st.free = append(st.free, r.cursor())
+	}
 	if seq == 0 {
-		return &walkState{}
+		return st
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	i := sort.Search(len(r.chunks), func(i int) bool { return r.chunks[i].Seq0+uint64(r.chunks[i].NRec) > seq })
-	st := &walkState{i: i, lo: r.size}
-	if i < len(r.chunks) {
-		st.lo = r.chunks[i].Offset
+	st.i = sort.Search(len(r.chunks), func(i int) bool { return r.chunks[i].Seq0+uint64(r.chunks[i].NRec) > seq })
+	st.next = st.i
+	st.lo = r.size
+	if st.i < len(r.chunks) {
+		st.lo = r.chunks[st.i].Offset
 	}
 	return st
+}
+
+// endWalk waits for the chunks decoded ahead and returns the buffers.
+func (r *Reader) endWalk(st *walkState) {
+	for _, p := range st.ahead {
+		<-p.done
+		st.free = append(st.free, p.cur)
+	}
+	r.bufs.Put(st.cur)
+	for _, c := range st.free {
+		r.bufs.Put(c)
+	}
+}
+
+// wanted reports whether a walk for f from position from reads chunk e.
+// r.mu is held.
+func (r *Reader) wanted(e *chunkEntry, f Filter, from uint64) bool {
+	return !r.bad[e.Offset] && (f.Conn == 0 || e.has(f.Conn)) && e.Seq0+uint64(e.NRec) > from
+}
+
+func allocFor(cur *cursor, transient bool) *recAlloc {
+	if transient {
+		cur.scratch.reset()
+		return &cur.scratch
+	}
+	return &cur.keep
+}
+
+// decodeAhead starts decoding the next chunks the walk will read, as
+// many as it has free buffers for.
+func (r *Reader) decodeAhead(st *walkState, f Filter, from uint64, transient bool) {
+	if len(st.free) == 0 {
+		return
+	}
+	r.mu.RLock()
+	st.next = max(st.next, st.i)
+	var es []chunkEntry
+	for ; st.next < len(r.chunks) && len(es) < len(st.free); st.next++ {
+		if r.wanted(&r.chunks[st.next], f, from) {
+			es = append(es, r.chunks[st.next])
+		}
+	}
+	size := r.size
+	r.mu.RUnlock()
+	for _, e := range es {
+		c := st.free[len(st.free)-1]
+		st.free = st.free[:len(st.free)-1]
+		p := &readAhead{off: e.Offset, cur: c, done: make(chan struct{})}
+		st.ahead = append(st.ahead, p)
+		go func() {
+			defer close(p.done)
+			p.n, p.unknown, p.err = r.decodeChunk(&e, size, c, allocFor(c, transient))
+		}()
+	}
 }
 
 // step reads the next chunk of the walk and yields its records that match
 // f from position from, after the damage that precedes it. more is false
 // when no chunk is left (for now: a file being written may grow); ok is
 // false when the consumer stopped.
-func (r *Reader) step(st *walkState, f Filter, from uint64, cur *cursor, transient bool,
+func (r *Reader) step(st *walkState, f Filter, from uint64, transient bool,
 	yield func(Record, error) bool) (more, ok bool) {
 	r.mu.RLock()
 	var e chunkEntry
@@ -834,7 +910,7 @@ func (r *Reader) step(st *walkState, f Filter, from uint64, cur *cursor, transie
 			dmg = append(dmg, d)
 		}
 	}
-	bad := more && r.bad[e.Offset]
+	skip := more && !r.wanted(&e, f, from)
 	size := r.size
 	r.mu.RUnlock()
 	for _, d := range dmg {
@@ -850,15 +926,31 @@ func (r *Reader) step(st *walkState, f Filter, from uint64, cur *cursor, transie
 	}
 	st.i++
 	st.lo = e.Offset + 1
-	if bad || (f.Conn != 0 && !e.has(f.Conn)) || e.Seq0+uint64(e.NRec) <= from {
+	if skip {
 		return true, true
 	}
-	a := &cur.keep
-	if transient {
-		a = &cur.scratch
-		a.reset()
+	// The consumer is done with the previous chunk's records: its buffers
+	// may be decoded into again.
+	var n, unknown int
+	var err error
+	decoded := false
+	for len(st.ahead) > 0 && !decoded {
+		p := st.ahead[0]
+		st.ahead = st.ahead[1:]
+		<-p.done
+		if p.off == e.Offset {
+			st.free = append(st.free, st.cur)
+			st.cur, n, unknown, err, decoded = p.cur, p.n, p.unknown, p.err, true
+		} else { // decoded ahead for nothing (the index changed under the walk)
+			st.free = append(st.free, p.cur)
+		}
 	}
-	n, unknown, err := r.decodeChunk(&e, size, cur, a)
+	if !decoded {
+		st.next = st.i // (st.i is already past e)
+		n, unknown, err = r.decodeChunk(&e, size, st.cur, allocFor(st.cur, transient))
+	}
+	cur := st.cur
+	r.decodeAhead(st, f, from, transient) // cur is not among the free buffers: its records stay valid
 	if err != nil {
 		d := r.markBad(&e, err)
 		if d == nil { // it was the torn tail
@@ -954,12 +1046,11 @@ func (r *Reader) FollowFrom(ctx context.Context, f Filter, seq uint64, interval 
 	}
 	return func(yield func(Record, error) bool) {
 		st := r.startAt(seq)
-		cur := r.cursor()
-		defer r.bufs.Put(cur)
+		defer r.endWalk(st)
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
-			more, ok := r.step(st, f, seq, cur, false, yield)
+			more, ok := r.step(st, f, seq, false, yield)
 			if !ok {
 				return
 			}

@@ -110,8 +110,9 @@ func TestStreamHugeMessage(t *testing.T) {
 		size = 8 << 20
 	}
 	// The writer may queue up to QueueSize (8 MiB) and a batch or two; a
-	// reader holds one chunk (at most a few MiB) at a time.
-	const writeBound, readBound = 24 << 20, 8 << 20
+	// reader holds the chunk being read and readAheadChunks decoded ahead
+	// of it (at most a few MiB each): never the message.
+	const writeBound, readBound = 24 << 20, (1 + readAheadChunks) * 4 << 20
 	w, path := createWriter(t, "huge.wstap", Options{})
 	c := mustOpen(t, w, &ConnOpen{Time: at(0), URL: "ws://huge.example.test/"})
 	if err := w.Append(&Frame{Conn: c, Time: at(1), Dir: ServerToClient, Fin: true, Opcode: OpBinary, Length: int64(size)}); err != nil {
