@@ -348,6 +348,22 @@ func readFuzzed(t *testing.T, data []byte, strict bool) {
 	if tails > 1 {
 		t.Fatalf("Records yielded %d torn tails", tails)
 	}
+	rep, err := Verify(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatalf("Verify of a file NewReader opened = %v", err)
+	}
+	if rep.Intact() && (tails > 0 || lastDamage >= 0) {
+		t.Fatalf("Verify says intact, but Records met damage or a torn tail")
+	}
+	nsum := 0
+	for m, err := range r.Summaries(Filter{}) {
+		if err == nil {
+			if len(m.Data) > SummaryPrefix || int64(len(m.Data)) > m.Size {
+				t.Fatalf("summary with %d bytes of data for size %d", len(m.Data), m.Size)
+			}
+			nsum++
+		}
+	}
 	var msgs []*Message
 	for rec, err := range r.Messages(Filter{}, AssembleOptions{MaxData: 64, Frames: true}) {
 		if m, ok := rec.(*Message); ok && err == nil {
@@ -356,6 +372,9 @@ func readFuzzed(t *testing.T, data []byte, strict bool) {
 			}
 			msgs = append(msgs, m)
 		}
+	}
+	if nsum != len(msgs) {
+		t.Fatalf("Summaries yielded %d messages, Messages %d", nsum, len(msgs))
 	}
 	for i, c := range conns {
 		if i == 4 {

@@ -81,7 +81,17 @@ func Verify(ra io.ReaderAt, size int64) (*Report, error) {
 		}
 		rep.Records += uint64(cur.disk)
 	}
-	if _, state := r.footerChain(); state == badFooter {
+	cps, state := r.footerChain()
+	for _, cp := range cps { // the index a reader trusts must name the chunks the walk found
+		for _, ce := range cp.Chunks {
+			if i, ok := r.chunkAt(ce.Offset); !ok || r.chunks[i].CLen != ce.CLen || r.chunks[i].Seq0 != ce.Seq0 ||
+				r.chunks[i].NRec != ce.NRec {
+				damage = append(damage, &DamageError{Offset: ce.Offset, End: ce.Offset,
+					Reason: "the index names a chunk here that the file does not hold (a reader using the index misses records)"})
+			}
+		}
+	}
+	if state == badFooter {
 		off := size - frameHeadSize - footerSize
 		damage = append(damage, &DamageError{Offset: off, End: size,
 			Reason: "the footer's checkpoint chain does not hold (the records are all indexed by walking the frames)"})
