@@ -84,6 +84,9 @@ func Verify(ra io.ReaderAt, size int64) (*Report, error) {
 	cps, state := r.footerChain()
 	for _, cp := range cps { // the index a reader trusts must name the chunks the walk found
 		for _, ce := range cp.Chunks {
+			if inDamage(damage, ce.Offset) {
+				continue // reported already
+			}
 			if i, ok := r.chunkAt(ce.Offset); !ok || r.chunks[i].CLen != ce.CLen || r.chunks[i].Seq0 != ce.Seq0 ||
 				r.chunks[i].NRec != ce.NRec {
 				damage = append(damage, &DamageError{Offset: ce.Offset, End: ce.Offset,
@@ -99,6 +102,16 @@ func Verify(ra io.ReaderAt, size int64) (*Report, error) {
 	sortDamage(damage)
 	rep.Damage = damage
 	return rep, nil
+}
+
+// inDamage reports whether off lies in one of the damaged ranges.
+func inDamage(damage []*DamageError, off int64) bool {
+	for _, d := range damage {
+		if off >= d.Offset && off < max(d.End, d.Offset+1) {
+			return true
+		}
+	}
+	return false
 }
 
 // endingAt returns the damaged range that ends at off, if any.
