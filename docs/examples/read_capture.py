@@ -7,8 +7,10 @@ A reference reader for the format in docs/capture-format.md. It needs only
 the standard library plus `zstandard` and `cbor2` (Debian: python3-zstandard,
 python3-cbor2). It walks the file frame by frame, checks every chunk's header
 and data CRC-32C, decompresses each chunk, decodes its CBOR records and joins
-payload chunks into whole messages. At a torn or corrupt tail it prints what
-came before, warns on stderr and exits 0.
+payload chunks into whole messages. Damage in the middle of the file is
+passed over as the spec's section 7.2 says (resynchronising on the next
+good frame) with a warning on stderr; at a torn or corrupt tail it prints
+what came before, warns on stderr and exits 0.
 
 The output matches wstap's own (capture/jsonl.go, message.go's Assemble):
 same records, same keys in the same order, same values. Frame records are
@@ -47,10 +49,10 @@ FIELDS = {
     HTTP: (dict,),  # exchange map
     END: (str,),  # error
 }
-FIRST, LAST, COMPRESSED, TRUNCATED = 1, 2, 4, 8  # chunk flags
+FIRST, LAST, COMPRESSED, TRUNCATED, DROPPED = 1, 2, 4, 8, 512  # chunk flags
 # Chunk flags 16 (Frame), 32 (Masked) and 64-256 (RSV) hold the facts of the
 # one frame that carried a whole message. This script prints no frames, so it
-# ignores them, as it ignores the reserved bits from 512 up.
+# ignores them, as it ignores the reserved bits from 1024 up.
 
 
 # CRC-32C (Castagnoli), as in iSCSI and ext4: reflected polynomial 0x82F63B78.
@@ -84,6 +86,25 @@ class TornTail(Exception):
         super().__init__(f"torn or corrupt tail at offset {offset}: {reason}")
 
 
+class Damage:
+    """Damaged bytes in the middle of the file, passed over (section 7.2)."""
+
+    def __init__(self, start, end, reason):
+        self.start, self.end, self.reason = start, end, reason
+
+    def __str__(self):
+        return (f"damaged bytes {self.start}\u2013{self.end} ({self.end - self.start} bytes): "
+                f"{self.reason}; reading on")
+
+
+class Bad(Exception):
+    """A bad frame; trusted_end is where it ends when its extent holds."""
+
+    def __init__(self, reason, trusted_end=None):
+        super().__init__(reason)
+        self.reason, self.trusted_end = reason, trusted_end
+
+
 def read_exact(f, offset, n):
     f.seek(offset)
     data = f.read(n)
@@ -113,10 +134,12 @@ def read_header(f):
 
 
 def records(f, size):
-    """Yield the records of the capture in f, in file order.
+    """Yield the records of the capture in f, in file order, and a Damage
+    for each damaged range passed over.
 
-    Walks the frames after the file header and raises TornTail at the first
-    one that is short, zeroed, of unknown type, or fails a check. A chunk's
+    Walks the frames after the file header. At a bad frame it looks for the
+    next good one (section 7.2) and yields a Damage for the bytes between;
+    when none follows, it raises TornTail at the bad frame. A chunk's
     records are all decoded before the first is yielded.
     """
     off = read_header(f)
@@ -124,49 +147,108 @@ def records(f, size):
     while off < size:
         if final:
             raise TornTail(off, "data after the footer")
-        if size - off < 8:
-            raise TornTail(off, f"short frame header ({size - off} bytes)")
-        magic, n = struct.unpack("<II", read_exact(f, off, 8))
-        if magic == 0 and n == 0:
-            raise TornTail(off, "zero-filled tail")
-        if magic & 0xFFFFFFF0 != MAGIC_HEADER:
-            raise TornTail(off, f"unknown frame magic {magic:#010x}")
-        nxt = off + 8 + n
-        if nxt > size:
-            raise TornTail(off, f"frame of {n} bytes runs past the end of the file")
-        if magic == MAGIC_CHUNK:
-            h = read_exact(f, off + 8, n) if n == 44 else b""
-            if n != 44 or crc32c(h[:40]) != struct.unpack_from("<I", h, 40)[0]:
-                raise TornTail(off, "chunk header checksum mismatch")
-            clen, ulen, crc = struct.unpack_from("<III", h)
-            (t0,) = struct.unpack_from("<q", h, 24)
-            if clen > MAX_FRAME or ulen > MAX_FRAME:
-                raise TornTail(off, "chunk header checksum mismatch")
-            if nxt + clen > size:
-                raise TornTail(off, f"chunk of {clen} bytes runs past the end of the file")
-            frame = read_exact(f, nxt, clen)
-            if crc32c(frame) != crc:
-                raise TornTail(off, "chunk checksum mismatch")
-            try:  # read at most ulen + 1 bytes: a damaged frame cannot blow up
-                raw = zstandard.ZstdDecompressor().stream_reader(frame).read(ulen + 1)
-            except zstandard.ZstdError as e:
-                raise TornTail(off, f"chunk does not decompress: {e}") from None
-            if len(raw) != ulen:
-                raise TornTail(off, f"chunk decompressed to {len(raw)} bytes, header says {ulen}")
-            try:
-                recs = decode_records(raw, t0)
-            except (ValueError, cbor2.CBORDecodeError) as e:
-                raise TornTail(off, f"bad record in chunk: {e}") from None
-            yield from recs
-            nxt += clen
-        elif magic == MAGIC_INDEX:
-            p = read_exact(f, off + 8, n) if 4 <= n <= MAX_FRAME else b""
-            if not p or crc32c(p[4:]) != struct.unpack_from("<I", p)[0]:
-                raise TornTail(off, "checkpoint checksum mismatch")
-        elif magic == MAGIC_FOOTER:
-            final = True
-        # Any other 0x184D2A5? frame is skipped.
+        try:
+            recs, nxt, final = frame_at(f, size, off)
+        except Bad as e:
+            good = e.trusted_end if e.trusted_end is not None else resync(f, size, off + 1)
+            if good is None:
+                raise TornTail(off, e.reason) from None
+            yield Damage(off, good, e.reason)
+            off = good
+            continue
+        yield from recs
         off = nxt
+
+
+def frame_at(f, size, off):
+    """Check the frame at off; return its records, the offset after it and
+    whether it is the footer. Raise Bad for a bad frame."""
+    if size - off < 8:
+        raise Bad(f"short frame header ({size - off} bytes)")
+    magic, n = struct.unpack("<II", read_exact(f, off, 8))
+    if magic == 0 and n == 0:
+        raise Bad("zero-filled bytes")
+    if magic & 0xFFFFFFF0 != MAGIC_HEADER:
+        raise Bad(f"unknown frame magic {magic:#010x}")
+    nxt = off + 8 + n
+    if nxt > size:
+        raise Bad(f"frame of {n} bytes runs past the end of the file")
+    if magic == MAGIC_CHUNK:
+        h = read_exact(f, off + 8, n) if n == 44 else b""
+        if n != 44 or crc32c(h[:40]) != struct.unpack_from("<I", h, 40)[0]:
+            raise Bad("chunk header checksum mismatch")
+        clen, ulen, crc = struct.unpack_from("<III", h)
+        (t0,) = struct.unpack_from("<q", h, 24)
+        if clen > MAX_FRAME or ulen > MAX_FRAME:
+            raise Bad("chunk header checksum mismatch")
+        if nxt + clen > size:
+            raise Bad(f"chunk of {clen} bytes runs past the end of the file")
+        end = nxt + clen  # the header holds: so does the chunk's extent
+        frame = read_exact(f, nxt, clen)
+        if crc32c(frame) != crc:
+            raise Bad("chunk checksum mismatch", end)
+        try:  # read at most ulen + 1 bytes: a damaged frame cannot blow up
+            raw = zstandard.ZstdDecompressor().stream_reader(frame).read(ulen + 1)
+        except zstandard.ZstdError as e:
+            raise Bad(f"chunk does not decompress: {e}", end) from None
+        if len(raw) != ulen:
+            raise Bad(f"chunk decompressed to {len(raw)} bytes, header says {ulen}", end)
+        try:
+            recs = decode_records(raw, t0)
+        except (ValueError, cbor2.CBORDecodeError) as e:
+            raise Bad(f"bad record in chunk: {e}", end) from None
+        return recs, end, False
+    if magic == MAGIC_INDEX:
+        p = read_exact(f, off + 8, n) if 4 <= n <= MAX_FRAME else b""
+        if not p or crc32c(p[4:]) != struct.unpack_from("<I", p)[0]:
+            raise Bad("checkpoint checksum mismatch")
+        try:
+            if not isinstance(cbor2.loads(p[4:]), dict):
+                raise ValueError("not a map")
+        except (ValueError, cbor2.CBORDecodeError) as e:
+            raise Bad(f"checkpoint does not decode: {e}", nxt) from None
+        return [], nxt, False
+    if magic == MAGIC_FOOTER:
+        if n != 16:
+            raise Bad(f"footer of {n} bytes")
+        return [], nxt, True
+    if magic == MAGIC_HEADER:
+        raise Bad("a second file header")
+    return [], nxt, False  # any other 0x184D2A5? frame is skipped
+
+
+def resync(f, size, start):
+    """Return the offset of the first good frame at or after start (a chunk
+    whose header checksum holds and which lies in the file, a checkpoint
+    whose checksum holds, or the footer), or None."""
+    f.seek(start)
+    data = f.read(size - start)
+    i = 0
+    while True:
+        i = data.find(b"\x2a\x4d\x18", i + 1)
+        if i < 1:
+            return None
+        at, kind = start + i - 1, data[i - 1]
+        try:
+            if kind == 0x51:
+                n, = struct.unpack("<I", read_exact(f, at + 4, 4))
+                h = read_exact(f, at + 8, 44)
+                if n == 44 and crc32c(h[:40]) == struct.unpack_from("<I", h, 40)[0]:
+                    clen, ulen = struct.unpack_from("<II", h)
+                    if clen <= MAX_FRAME and ulen <= MAX_FRAME and at + 52 + clen <= size:
+                        return at
+            elif kind == 0x52:
+                n, = struct.unpack("<I", read_exact(f, at + 4, 4))
+                if 4 <= n <= MAX_FRAME and at + 8 + n <= size:
+                    p = read_exact(f, at + 8, n)
+                    if crc32c(p[4:]) == struct.unpack_from("<I", p)[0]:
+                        return at
+            elif kind == 0x53 and at + 24 == size:
+                n, = struct.unpack("<I", read_exact(f, at + 4, 4))
+                if n == 16 and read_exact(f, at + 16, 8) == b"WSTAPEND":
+                    return at
+        except EOFError:
+            pass
 
 
 def decode_records(raw, t0):
@@ -191,7 +273,10 @@ def decode_records(raw, t0):
         need = 3 + len(types)
         if len(rec) < need or not all(has_type(x, t) for x, t in zip(rec[3:], types)):
             raise ValueError(f"malformed record of kind {rec[0]}")
-        records.append(rec[:need])  # elements a newer format appended are skipped
+        out = rec[:need]  # elements a newer format appended are skipped, but for
+        if rec[0] in (FRAME, CLOSE):  # the optional "dropped" of frames and closes
+            out.append(len(rec) > need and rec[need] is True)
+        records.append(out)
     return records
 
 
@@ -279,6 +364,11 @@ def render_open(rec):
     for k in ("client_tls", "server_tls"):
         if body.get(k) is not None:
             out[k] = tls(body[k])
+    for k in ("request_header_list", "response_header_list"):
+        if body.get(k):
+            out[k] = [[n, v] for n, v in body[k]]
+    if body.get("redacted"):
+        out["redacted"] = list(body["redacted"])
     return out
 
 
@@ -304,6 +394,8 @@ def render_http(rec):
     out["duration_ms"] = int(ms) if ms.is_integer() else ms  # Go prints 3, not 3.0
     if body.get("error"):
         out["error"] = body["error"]
+    if body.get("redacted"):
+        out["redacted"] = list(body["redacted"])
     return out
 
 
@@ -314,7 +406,9 @@ class Message:
         _, self.conn, self.time, self.dir, self.opcode, flags, _ = rec
         self.index = index
         self.compressed = bool(flags & COMPRESSED)
+        self.started = bool(flags & FIRST)  # a message whose start was lost is incomplete
         self.truncated = False
+        self.dropped = False
         self.data = bytearray()
 
     def render(self, incomplete=False):
@@ -326,7 +420,7 @@ class Message:
             kind, value = "base64", base64.b64encode(self.data).decode("ascii")
         out[kind] = value
         for k, v in (("truncated", self.truncated), ("compressed", self.compressed),
-                     ("incomplete", incomplete)):
+                     ("incomplete", incomplete or not self.started), ("dropped", self.dropped)):
             if v:
                 out[k] = True
         return out
@@ -352,6 +446,10 @@ def render(records):
 
     try:
         for rec in records:
+            if isinstance(rec, Damage):  # what straddles it never finished here
+                yield from flush(0)
+                yield rec
+                continue
             kind = rec[0]
             if kind == CHUNK:
                 _, conn, _, d, op, flags, data = rec
@@ -364,14 +462,18 @@ def render(records):
                     m = open_msgs[key] = Message(rec, counts[conn])
                 m.data += data
                 m.truncated = m.truncated or bool(flags & TRUNCATED)
+                m.dropped = m.dropped or bool(flags & DROPPED)
                 if flags & LAST:
                     yield open_msgs.pop(key).render()
             elif kind == OPEN:
                 yield render_open(rec)
             elif kind == CLOSE:
-                _, conn, t, d, code, reason = rec
-                yield {"type": "close", "conn": conn, "from": sender(d), "code": code,
+                _, conn, t, d, code, reason, dropped = rec
+                out = {"type": "close", "conn": conn, "from": sender(d), "code": code,
                        "reason": valid_text(reason), "time": rfc3339(t)}
+                if dropped:
+                    out["dropped"] = True
+                yield out
             elif kind == EVENT:
                 _, conn, t, ev, detail = rec
                 yield {"type": "event", "conn": conn, "kind": ev, "detail": detail, "time": rfc3339(t)}
@@ -406,6 +508,10 @@ def main(argv):
         with open(path, "rb") as f:
             size = f.seek(0, io.SEEK_END)
             for obj in render(records(f, size)):
+                if isinstance(obj, Damage):
+                    out.flush()
+                    print(f"read_capture.py: warning: {path}: {obj}", file=sys.stderr)
+                    continue
                 out.write(dumps(obj).encode("utf-8") + b"\n")
     except TornTail as e:
         out.flush()
