@@ -18,9 +18,13 @@ const heartbeatPrefix = "wstap-heartbeat "
 
 // heartbeat watches both sides of a session for "ghosts": connections that
 // are open but dead. A side that has sent nothing for the idle interval gets
-// a ping from the proxy; if nothing at all arrives from it within the
-// timeout after that, the connection is a ghost: the proxy records it,
+// a ping from the proxy. The timeout runs from the moment that ping is on
+// the wire (it may first wait for a frame being written to the side to
+// end): if no byte at all arrives from the side within it, the connection
+// is a ghost, and the side to blame is that one: the proxy records it,
 // closes the live side with 1001 and cuts the dead side's TCP connection.
+// A side is alive while bytes arrive from it, inside a frame as well as
+// between frames, so a peer that ignores pings but keeps sending is alive.
 // The pong answering the proxy's ping is not forwarded.
 type heartbeat struct {
 	s       *session
@@ -38,8 +42,8 @@ type hbSide struct {
 
 	mu      sync.Mutex
 	pending []byte    // payload of the proxy's unanswered ping, nil if none
-	sentAt  time.Time // when it went out
-	seq     int
+	sentAt  time.Time // when it went on the wire; zero while it waits for the leg
+	seq     int       // the pending ping's number
 	ghost   bool
 }
 
@@ -95,6 +99,10 @@ func (hb *heartbeat) check(dir capture.Direction, now time.Time) {
 	switch {
 	case sd.ghost:
 		sd.mu.Unlock()
+	case sd.pending != nil && sd.sentAt.IsZero():
+		// The ping waits for a frame being written to the side: until it
+		// is on the wire, the side cannot be blamed for not answering.
+		sd.mu.Unlock()
 	case sd.pending != nil && !last.After(sd.sentAt) && now.Sub(sd.sentAt) >= hb.timeout:
 		sd.ghost = true
 		silence := now.Sub(last)
@@ -108,19 +116,22 @@ func (hb *heartbeat) check(dir capture.Direction, now time.Time) {
 	case sd.pending == nil && now.Sub(last) >= hb.idle:
 		sd.seq++
 		payload := []byte(heartbeatPrefix + strconv.Itoa(sd.seq))
-		sd.pending, sd.sentAt = payload, now
+		sd.pending, sd.sentAt = payload, time.Time{}
+		seq := sd.seq
 		sd.mu.Unlock()
-		hb.ping(dir, payload)
+		hb.ping(dir, payload, seq)
 	default:
 		sd.mu.Unlock()
 	}
 }
 
-// ping sends the proxy's ping to the side sending in direction dir, in a
-// goroutine of its own: it waits for any frame being written to that side
-// to end, never cutting into one.
-func (hb *heartbeat) ping(dir capture.Direction, payload []byte) {
+// ping sends the proxy's ping number seq to the side sending in direction
+// dir, in a goroutine of its own: it waits for any frame being written to
+// that side to end, never cutting into one. The ping is recorded just
+// before it is written, and its timeout starts once it has been written.
+func (hb *heartbeat) ping(dir capture.Direction, payload []byte, seq int) {
 	s := hb.s
+	sd := hb.side(dir)
 	to, pdir, masked := s.client, capture.ProxyToClient, false
 	if dir == capture.ServerToClient {
 		to, pdir, masked = s.server, capture.ProxyToServer, true
@@ -128,34 +139,47 @@ func (hb *heartbeat) ping(dir capture.Direction, payload []byte) {
 	hb.wg.Add(1)
 	go func() {
 		defer hb.wg.Done()
-		now := time.Now()
 		f := ws.NewPingFrame(append([]byte(nil), payload...))
 		if masked {
 			f = ws.MaskFrameInPlace(f)
 		}
-		if err := to.writeFrame(f); err != nil {
+		err := to.writeFrameAfter(f, func() {
+			now := time.Now()
+			s.record(&capture.Chunk{Conn: s.id, Time: now, Dir: pdir, Opcode: capture.OpPing, First: true, Last: true,
+				Data: payload, Frame: &capture.Frame{Conn: s.id, Time: now, Dir: pdir, Fin: true, Opcode: capture.OpPing,
+					Masked: masked, Length: int64(len(payload))}})
+		})
+		sd.mu.Lock()
+		defer sd.mu.Unlock()
+		if sd.seq != seq || sd.pending == nil {
+			return // answered already, or forgotten
+		}
+		if err != nil {
+			sd.pending = nil // it never went: the pump ends with the leg
 			return
 		}
-		s.p.record(&capture.Chunk{Conn: s.id, Time: now, Dir: pdir, Opcode: capture.OpPing, First: true, Last: true,
-			Data: payload, Frame: &capture.Frame{Conn: s.id, Time: now, Dir: pdir, Fin: true, Opcode: capture.OpPing,
-				Masked: masked, Length: int64(len(payload))}})
+		sd.sentAt = time.Now()
 	}()
 }
 
 // ownPong reports whether the pong frame h, whose payload is next in r,
 // answers the proxy's pending ping to the side sending in direction dir.
-// If so it consumes the payload from r: the pong goes no further.
+// If so it consumes the payload from r: the pong goes no further. Only the
+// pump reading from the side calls it. Reading the payload may wait for the
+// network, so it happens without the side's lock: the heartbeat goes on
+// checking both sides meanwhile.
 func (hb *heartbeat) ownPong(dir capture.Direction, h ws.Header, r interface {
 	Peek(int) ([]byte, error)
 	Discard(int) (int, error)
 }) ([]byte, bool) {
 	sd := hb.side(dir)
 	sd.mu.Lock()
-	defer sd.mu.Unlock()
-	if sd.pending == nil || h.Length != int64(len(sd.pending)) {
+	pending, seq := sd.pending, sd.seq
+	sd.mu.Unlock()
+	if pending == nil || h.Length != int64(len(pending)) {
 		return nil, false
 	}
-	p, err := r.Peek(len(sd.pending))
+	p, err := r.Peek(len(pending))
 	if err != nil {
 		return nil, false
 	}
@@ -163,7 +187,14 @@ func (hb *heartbeat) ownPong(dir capture.Direction, h ws.Header, r interface {
 	if h.Masked {
 		ws.Cipher(got, h.Mask, 0)
 	}
-	if !bytes.Equal(got, sd.pending) {
+	if !bytes.Equal(got, pending) {
+		return nil, false
+	}
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	if sd.pending == nil || sd.seq != seq {
+		// The ping was forgotten while its pong arrived: forward it
+		// like any other.
 		return nil, false
 	}
 	r.Discard(len(got))
@@ -182,7 +213,7 @@ func (hb *heartbeat) ghost(dir capture.Direction, silence time.Duration) {
 		dead, live, name, livedir = s.client, s.server, "client", capture.ProxyToServer
 	}
 	s.p.counters.Ghosts.Add(1)
-	s.p.record(&capture.Event{Conn: s.id, Time: time.Now(), Kind: capture.EventGhost,
+	s.record(&capture.Event{Conn: s.id, Time: time.Now(), Kind: capture.EventGhost,
 		Detail: fmt.Sprintf("%s sent nothing for %s and did not answer wstap's ping within %s: open but dead; closing the connection",
 			name, silence.Round(time.Millisecond), hb.timeout)})
 	reason := "wstap: the " + name + " stopped responding"

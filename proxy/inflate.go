@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/klauspost/compress/flate"
 	"github.com/wstap/wstap/capture"
@@ -35,7 +34,7 @@ type inflater struct {
 }
 
 func newInflater(d *decoder) *inflater {
-	p := d.s.deflate
+	p := d.deflate
 	noTakeover, bits := p.ServerNoContextTakeover, p.ServerMaxWindowBits
 	if d.dir == capture.ClientToServer {
 		noTakeover, bits = p.ClientNoContextTakeover, p.ClientMaxWindowBits
@@ -142,7 +141,5 @@ func (in *inflater) slide(p []byte) {
 }
 
 func (in *inflater) fail(err error) {
-	d := in.d
-	d.s.p.record(&capture.Event{Conn: d.s.id, Time: time.Now(), Kind: capture.EventViolation,
-		Detail: fmt.Sprintf("%s: RFC 7692 §6.2: compressed message does not inflate: %v", d.dir.From(), err)})
+	in.d.rec.violation(in.d.dir, fmt.Sprintf("RFC 7692 §6.2: compressed message does not inflate: %v", err))
 }

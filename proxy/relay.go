@@ -4,15 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsflate"
@@ -46,11 +43,12 @@ func newLeg(c net.Conn, r *bufio.Reader) *leg {
 	return &leg{conn: c, r: r, w: bufio.NewWriterSize(c, ioBufSize)}
 }
 
-// writeFrame writes one whole frame the proxy itself originates (a close,
-// a heartbeat ping) between the peers' frames, and flushes it.
-func (l *leg) writeFrame(f ws.Frame) error {
+// writeFrameAfter writes one whole frame the proxy itself originates (a
+// heartbeat ping) between the peers' frames, after record, and flushes it.
+func (l *leg) writeFrameAfter(f ws.Frame, record func()) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
+	record()
 	if err := ws.WriteFrame(l.w, f); err != nil {
 		return err
 	}
@@ -88,38 +86,6 @@ type session struct {
 	hb *heartbeat
 	// closesSent is closed once the proxy's closes have been written.
 	closesSent chan struct{}
-}
-
-// direction state: what the decoder knows about the message in progress.
-type decoder struct {
-	s        *session
-	dir      capture.Direction
-	inMsg    bool // a fragmented data message is in progress
-	opcode   capture.Opcode
-	compress bool // the message in progress is compressed
-	started  time.Time
-	first    bool // the next chunk emitted is the message's first
-	buf      []byte
-	utf8     utf8Stream
-	inflater *inflater
-	ctl      []byte // payload of the control frame in progress
-	// frame holds the facts of a frame that is a whole message by itself,
-	// recorded with the message's chunk instead of on their own (the
-	// capture keeps them in one record; see capture.Chunk.Frame).
-	frame *capture.Frame
-}
-
-// wholeMessage reports whether a frame with header h carries a whole
-// message that the capture can keep in one chunk: a final, uncompressed
-// text or binary frame that starts a message, or a ping or pong.
-func (d *decoder) wholeMessage(h ws.Header) bool {
-	switch capture.Opcode(h.OpCode) {
-	case capture.OpText, capture.OpBinary:
-		return h.Fin && !d.inMsg && h.Length <= capture.MaxChunk && (d.s.deflate == nil || h.Rsv&4 == 0)
-	case capture.OpPing, capture.OpPong:
-		return h.Fin && h.Length <= maxControlCapture
-	}
-	return false
 }
 
 // run relays both directions until both have ended, then records the end.
@@ -177,7 +143,7 @@ func ignoreClosed(err error) error {
 // arrived; its payload follows in pieces of at most ioBufSize as it arrives,
 // so memory stays bounded whatever the declared length.
 func (s *session) pump(dir capture.Direction, src, dst *leg) error {
-	d := &decoder{s: s, dir: dir}
+	d := newDecoder(s, s.id, dir, s.deflate)
 	defer d.close()
 	piece := make([]byte, ioBufSize)
 	plain := make([]byte, ioBufSize)
@@ -215,27 +181,25 @@ func (s *session) pump(dir capture.Direction, src, dst *leg) error {
 			return err
 		}
 		now := time.Now()
-		f := &capture.Frame{Conn: s.id, Time: now, Dir: dir, Fin: h.Fin, RSV: h.Rsv,
-			Opcode: capture.Opcode(h.OpCode), Masked: h.Masked, Length: h.Length}
 		if s.hb != nil {
 			s.hb.alive(dir)
 			if h.OpCode == ws.OpPong {
 				if payload, ok := s.hb.ownPong(dir, h, src.r); ok { // answers wstap's own ping: not forwarded
-					s.p.record(&capture.Chunk{Conn: s.id, Time: now, Dir: dir, Opcode: capture.OpPong, First: true,
-						Last: true, Data: payload, Frame: f})
+					f := &capture.Frame{Conn: s.id, Time: now, Dir: dir, Fin: h.Fin, RSV: h.Rsv,
+						Opcode: capture.OpPong, Masked: h.Masked, Length: h.Length, Dropped: true}
+					s.record(&capture.Chunk{Conn: s.id, Time: now, Dir: dir, Opcode: capture.OpPong, First: true,
+						Last: true, Dropped: true, Data: payload, Frame: f})
 					continue
 				}
 			}
 		}
-		if d.wholeMessage(h) {
-			d.frame = f
-		} else {
-			s.p.record(f)
-		}
-		d.checkHeader(h)
+		// Once the proxy is closing the connection itself, what the peers
+		// still send is recorded, as dropped, but goes no further.
+		drop := s.goingAway.Load()
+		d.header(h, now, drop)
 
 		out := io.Writer(dst.w)
-		if s.goingAway.Load() {
+		if drop {
 			out = io.Discard
 		}
 		dst.wmu.Lock()
@@ -246,7 +210,6 @@ func (s *session) pump(dir capture.Direction, src, dst *leg) error {
 		if werr == nil && h.Length > int64(src.r.Buffered()) {
 			werr = dst.w.Flush() // the payload is not all here: let the header go ahead of it
 		}
-		d.beginFrame(h, now)
 		for off := int64(0); off < h.Length && werr == nil; {
 			n, rerr := src.r.Read(piece[:min(int64(len(piece)), h.Length-off)])
 			if n > 0 {
@@ -306,6 +269,9 @@ func (s *session) passThrough(d *decoder, head []byte, src, dst *leg, buf []byte
 	write(head)
 	for werr == nil {
 		n, rerr := src.r.Read(buf)
+		if n > 0 && s.hb != nil {
+			s.hb.alive(d.dir)
+		}
 		write(buf[:n])
 		if rerr != nil {
 			d.endOfStream(rerr, sawClose)
@@ -403,256 +369,3 @@ func (s *session) violation(dir capture.Direction, detail string) {
 	s.p.record(&capture.Event{Conn: s.id, Time: time.Now(), Kind: capture.EventViolation,
 		Detail: dir.From() + ": " + detail})
 }
-
-// checkHeader records the RFC 6455 rules a frame header breaks. The frame
-// is forwarded regardless: the peers decide what to make of it.
-func (d *decoder) checkHeader(h ws.Header) {
-	s, dir := d.s, d.dir
-	switch {
-	case dir == capture.ClientToServer && !h.Masked:
-		s.violation(dir, "RFC 6455 §5.1: client frame is not masked")
-	case dir == capture.ServerToClient && h.Masked:
-		s.violation(dir, "RFC 6455 §5.1: server frame is masked")
-	}
-	op := capture.Opcode(h.OpCode)
-	if (op > capture.OpBinary && op < capture.OpClose) || op > capture.OpPong {
-		s.violation(dir, fmt.Sprintf("RFC 6455 §5.2: reserved opcode %#x", byte(op)))
-	}
-	if op.IsControl() {
-		if h.Length > 125 {
-			s.violation(dir, fmt.Sprintf("RFC 6455 §5.5: control frame payload of %d bytes (limit 125)", h.Length))
-		}
-		if !h.Fin {
-			s.violation(dir, "RFC 6455 §5.5: control frame is fragmented")
-		}
-	}
-	rsv := h.Rsv
-	if d.s.deflate != nil && rsv&4 != 0 {
-		rsv &^= 4 // RSV1 marks a compressed message, on its first frame only
-		if op != capture.OpText && op != capture.OpBinary {
-			s.violation(dir, "RFC 7692 §6: RSV1 set on a control frame or a continuation frame")
-		}
-	}
-	if rsv != 0 {
-		s.violation(dir, fmt.Sprintf("RFC 6455 §5.2: RSV bits %03b set without a negotiated extension", rsv))
-	}
-	switch {
-	case op == capture.OpContinuation && !d.inMsg:
-		s.violation(dir, "RFC 6455 §5.4: continuation frame without a message to continue")
-	case (op == capture.OpText || op == capture.OpBinary) && d.inMsg:
-		s.violation(dir, "RFC 6455 §5.4: new data frame while a fragmented message is unfinished")
-	}
-}
-
-// beginFrame prepares the decoder for a frame's payload.
-func (d *decoder) beginFrame(h ws.Header, now time.Time) {
-	op := capture.Opcode(h.OpCode)
-	if op.IsControl() || op > capture.OpPong || (op > capture.OpBinary && op < capture.OpClose) {
-		d.ctl = d.ctl[:0]
-		return
-	}
-	if op == capture.OpContinuation && d.inMsg {
-		return
-	}
-	if d.inMsg { // a new message cut the unfinished one short
-		d.finishMessage(true)
-	}
-	// A message starts: a text or binary frame, or a stray continuation
-	// (recorded as a message of its own so no byte is lost).
-	d.inMsg, d.opcode, d.started, d.first = true, op, now, true
-	d.compress = d.s.deflate != nil && h.Rsv&4 != 0
-	d.utf8 = utf8Stream{}
-	d.buf = d.buf[:0]
-	if d.compress {
-		d.ensureInflater().begin()
-	}
-}
-
-// payload takes a piece of a frame's unmasked payload.
-func (d *decoder) payload(h ws.Header, p []byte) {
-	op := capture.Opcode(h.OpCode)
-	if op.IsControl() || op > capture.OpPong || (op > capture.OpBinary && op < capture.OpClose) {
-		if room := maxControlCapture - len(d.ctl); room > 0 {
-			d.ctl = append(d.ctl, p[:min(len(p), room)]...)
-		}
-		return
-	}
-	if d.compress {
-		d.inflater.write(p)
-		return
-	}
-	d.data(p)
-}
-
-// data takes decoded (plain) message bytes and emits them as chunks of at
-// most capture.MaxChunk.
-func (d *decoder) data(p []byte) {
-	if d.opcode == capture.OpText {
-		d.utf8.feed(p)
-	}
-	for len(p) > 0 {
-		n := min(len(p), capture.MaxChunk-len(d.buf))
-		d.buf = append(d.buf, p[:n]...)
-		p = p[n:]
-		if len(d.buf) == capture.MaxChunk {
-			d.emit(false)
-		}
-	}
-}
-
-func (d *decoder) emit(last bool) {
-	t := d.started // a message's time is its first byte's
-	if !d.first {
-		t = time.Now()
-	}
-	d.s.p.record(&capture.Chunk{Conn: d.s.id, Time: t, Dir: d.dir, Opcode: d.opcode, First: d.first, Last: last,
-		Compressed: d.compress, Data: d.buf, Frame: d.frame})
-	d.frame = nil
-	d.first = false
-	d.buf = d.buf[:0]
-}
-
-// endFrame completes a frame: a control frame is recorded whole; a data
-// frame with FIN completes its message.
-func (d *decoder) endFrame(h ws.Header) {
-	op := capture.Opcode(h.OpCode)
-	switch {
-	case op == capture.OpClose:
-		d.closeFrame(h)
-	case op.IsControl() || op > capture.OpBinary:
-		t := time.Now()
-		if d.frame != nil {
-			t = d.frame.Time
-		}
-		d.s.p.record(&capture.Chunk{Conn: d.s.id, Time: t, Dir: d.dir, Opcode: op, First: true, Last: true,
-			Truncated: int64(len(d.ctl)) < h.Length, Data: d.ctl, Frame: d.frame})
-		d.frame = nil
-	case h.Fin && d.inMsg:
-		d.finishMessage(false)
-	}
-}
-
-// finishMessage emits the last chunk of the message in progress.
-func (d *decoder) finishMessage(cut bool) {
-	switch {
-	case d.compress:
-		d.inflater.end(cut)
-	case !cut || len(d.buf) > 0 || d.first:
-		d.emit(!cut)
-	}
-	if d.opcode == capture.OpText && !cut && !d.utf8.end() {
-		d.s.violation(d.dir, "RFC 6455 §8.1: text message is not valid UTF-8")
-	}
-	d.inMsg = false
-}
-
-// closeFrame records a close frame and checks its payload (RFC 6455 §5.5.1,
-// §7.4).
-func (d *decoder) closeFrame(h ws.Header) {
-	code, reason := 1005, ""
-	switch {
-	case len(d.ctl) == 1:
-		d.s.violation(d.dir, "RFC 6455 §5.5.1: close frame payload of 1 byte")
-	case len(d.ctl) >= 2:
-		code = int(binary.BigEndian.Uint16(d.ctl))
-		reason = string(d.ctl[2:])
-		if !validCloseCode(code) {
-			d.s.violation(d.dir, fmt.Sprintf("RFC 6455 §7.4.1: close code %d may not be sent", code))
-		}
-		if !utf8.ValidString(reason) {
-			d.s.violation(d.dir, "RFC 6455 §5.5.1: close reason is not valid UTF-8")
-		}
-	}
-	d.s.p.record(&capture.Close{Conn: d.s.id, Time: time.Now(), Dir: d.dir, Code: code, Reason: reason})
-}
-
-// validCloseCode reports whether a peer may send code in a close frame:
-// the codes RFC 6455 §7.4.1 defines for sending, those IANA registered since
-// (1012–1014), and the 3000–4999 ranges for libraries and applications.
-func validCloseCode(code int) bool {
-	switch {
-	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014:
-		return true
-	case code >= 3000 && code <= 4999:
-		return true
-	}
-	return false
-}
-
-// endOfStream records how a direction ended when it ended without a close
-// frame: the other side sees 1006 (RFC 6455 §7.1.5).
-func (d *decoder) endOfStream(err error, sawClose bool) {
-	if d.inMsg {
-		d.finishMessage(true)
-	}
-	if d.frame != nil { // a control frame cut short
-		d.s.p.record(d.frame)
-		d.frame = nil
-	}
-	if !sawClose {
-		reason := "connection closed without a close frame"
-		if err != nil && !errors.Is(err, io.EOF) {
-			reason += ": " + err.Error()
-		}
-		d.s.p.record(&capture.Close{Conn: d.s.id, Time: time.Now(), Dir: d.dir, Code: 1006, Reason: reason})
-	}
-}
-
-func (d *decoder) ensureInflater() *inflater {
-	if d.inflater == nil {
-		d.inflater = newInflater(d)
-	}
-	return d.inflater
-}
-
-func (d *decoder) close() {
-	if d.inflater != nil {
-		d.inflater.stop()
-	}
-}
-
-// utf8Stream validates UTF-8 across the pieces of one message.
-type utf8Stream struct {
-	pend [utf8.UTFMax]byte
-	n    int
-	bad  bool
-}
-
-func (u *utf8Stream) feed(p []byte) {
-	if u.bad {
-		return
-	}
-	// Complete a sequence split across pieces, a byte at a time.
-	for u.n > 0 && len(p) > 0 {
-		u.pend[u.n] = p[0]
-		u.n++
-		p = p[1:]
-		if utf8.FullRune(u.pend[:u.n]) {
-			if r, size := utf8.DecodeRune(u.pend[:u.n]); r == utf8.RuneError && size == 1 {
-				u.bad = true
-				return
-			}
-			u.n = 0
-		}
-	}
-	if u.n > 0 { // p ran out before the split sequence was complete
-		return
-	}
-	// Hold back an incomplete sequence at the end; validate the rest.
-	cut := len(p)
-	for i := len(p) - 1; i >= 0 && i >= len(p)-(utf8.UTFMax-1); i-- {
-		if utf8.RuneStart(p[i]) {
-			if !utf8.FullRune(p[i:]) {
-				cut = i
-			}
-			break
-		}
-	}
-	if !utf8.Valid(p[:cut]) {
-		u.bad = true
-		return
-	}
-	u.n = copy(u.pend[:], p[cut:])
-}
-
-func (u *utf8Stream) end() bool { return !u.bad && u.n == 0 }

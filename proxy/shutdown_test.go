@@ -261,3 +261,72 @@ func readFull(p *rawPeer, b []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// TestShutdownLateFramesDropped (issue 7): once Shutdown has sent its
+// closes, what the peers still send is recorded but not forwarded, and the
+// capture marks it Dropped (frames, messages and closes alike), so a
+// replay does not resend it. What crossed before is not marked.
+func TestShutdownLateFramesDropped(t *testing.T) {
+	up := newRawServer(t, rawServerOptions{})
+	m := newMatrix(t, Options{Upstream: up.URL})
+	c := dialRaw(t, m.URL, "/late", nil, nil)
+	s := up.accept(t)
+	s.expect(c.send(true, 0, ws.OpText, []byte("before")))
+	c.expect(s.send(true, 0, ws.OpText, []byte("before too")))
+	done := shutdownAsync(m.p, t.Context())
+	for _, p := range []*rawPeer{c, s} {
+		if f := p.read(); f.h.OpCode != ws.OpClose {
+			t.Fatalf("received %s, want the proxy's close", describeFrame(f.raw))
+		}
+	}
+	c.send(true, 0, ws.OpText, []byte("late"))
+	c.send(true, 0, ws.OpPing, []byte("late ping"))
+	c.send(true, 0, ws.OpClose, closeBody(1001, ""))
+	s.send(true, 0, ws.OpBinary, []byte("late too"))
+	s.send(true, 0, ws.OpClose, closeBody(1001, ""))
+	s.conn.(*net.TCPConn).CloseWrite()
+	c.expectEOF() // none of it is forwarded
+	c.conn.Close()
+	s.expectEOF()
+	s.conn.Close()
+	if err := waitShutdown(t, done); err != nil {
+		t.Errorf("Shutdown = %v, want nil", err)
+	}
+	m.waitEnds(t, 1)
+	got := readConn(t, m.finish(t), 1, 0)
+	late := map[string]bool{"before": false, "before too": false, "late": true, "late ping": true, "late too": true}
+	for _, msg := range got.msgs {
+		want, ok := late[string(msg.Data)]
+		if !ok {
+			t.Errorf("unexpected message %v %v %q", msg.Dir, msg.Opcode, msg.Data)
+			continue
+		}
+		delete(late, string(msg.Data))
+		if msg.Dropped != want {
+			t.Errorf("message %v %q: dropped %v, want %v", msg.Dir, msg.Data, msg.Dropped, want)
+		}
+	}
+	if len(late) > 0 {
+		t.Errorf("messages missing from the capture: %v", late)
+	}
+	// Each peer's frames, in order: the first crossed, the rest did not.
+	for dir, want := range map[capture.Direction][]bool{
+		capture.ClientToServer: {false, true, true, true},
+		capture.ServerToClient: {false, true, true},
+	} {
+		var dropped []bool
+		for _, f := range got.frames {
+			if f.Dir == dir {
+				dropped = append(dropped, f.Dropped)
+			}
+		}
+		if !reflect.DeepEqual(dropped, want) {
+			t.Errorf("%v frames dropped = %v, want %v", dir, dropped, want)
+		}
+	}
+	for _, cl := range got.closes {
+		if peer := cl.Dir <= capture.ServerToClient; cl.Dropped != peer {
+			t.Errorf("close %v %d: dropped %v, want %v", cl.Dir, cl.Code, cl.Dropped, peer)
+		}
+	}
+}
