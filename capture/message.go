@@ -210,51 +210,54 @@ func (a *assembler) unfinished(conn ConnID) []*Message {
 // ends it. Every other record passes through in order.
 func Assemble(src iter.Seq2[Record, error], opts AssembleOptions) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		a := newAssembler(opts.MaxData, false)
-		flush := func(conn ConnID) bool {
-			for _, m := range a.unfinished(conn) {
-				if !yield(m, nil) {
-					return false
-				}
+		newAssembler(opts.MaxData, false).run(src, true, opts.Frames, yield)
+	}
+}
+
+// run drives the assembler over src and yields the messages, and with
+// others every other record (frames too with frames), until src ends, an
+// error other than damage, or the consumer stops.
+func (a *assembler) run(src iter.Seq2[Record, error], others, frames bool, yield func(Record, error) bool) {
+	flush := func(conn ConnID) bool {
+		for _, m := range a.unfinished(conn) {
+			if !yield(m, nil) {
+				return false
 			}
-			return true
 		}
-		for rec, err := range src {
-			if err != nil {
-				if !flush(0) || !yield(nil, err) {
-					return
-				}
-				if IsDamage(err) {
-					continue
-				}
+		return true
+	}
+	for rec, err := range src {
+		if err != nil {
+			if !flush(0) || !yield(nil, err) || !IsDamage(err) {
 				return
 			}
-			switch r := rec.(type) {
-			case *Chunk:
-				cut, done := a.chunk(r, r.seq)
-				if cut != nil && !yield(cut, nil) {
-					return
-				}
-				if done != nil && !yield(done, nil) {
-					return
-				}
-			case *Frame:
-				a.frame(r)
-				if opts.Frames && !yield(r, nil) {
-					return
-				}
-			case *End:
-				if !flush(r.Conn) || !yield(r, nil) {
-					return
-				}
-			default:
-				if !yield(rec, nil) {
-					return
-				}
+			continue
+		}
+		switch r := rec.(type) {
+		case *Chunk:
+			cut, done := a.chunk(r, r.seq)
+			if cut != nil && !yield(cut, nil) {
+				return
+			}
+			if done != nil && !yield(done, nil) {
+				return
+			}
+		case *Frame:
+			a.frame(r)
+			if others && frames && !yield(r, nil) {
+				return
+			}
+		case *End:
+			if !flush(r.Conn) || others && !yield(r, nil) {
+				return
+			}
+		default:
+			if others && !yield(rec, nil) {
+				return
 			}
 		}
-		flush(0)
 	}
+	flush(0)
 }
 
 // Messages is Assemble over Records(f).
@@ -275,40 +278,12 @@ const SummaryPrefix = 256
 // goes on.
 func (r *Reader) Summaries(f Filter) iter.Seq2[*Message, error] {
 	return func(yield func(*Message, error) bool) {
-		a := newAssembler(SummaryPrefix, true)
-		flush := func(conn ConnID) bool {
-			for _, m := range a.unfinished(conn) {
-				if !yield(m, nil) {
-					return false
-				}
-			}
-			return true
-		}
-		for rec, err := range r.records(f, 0, true) {
+		newAssembler(SummaryPrefix, true).run(r.records(f, 0, true), false, false, func(rec Record, err error) bool {
 			if err != nil {
-				if !flush(0) || !yield(nil, err) || !IsDamage(err) {
-					return
-				}
-				continue
+				return yield(nil, err)
 			}
-			switch x := rec.(type) {
-			case *Chunk:
-				cut, done := a.chunk(x, x.seq)
-				if cut != nil && !yield(cut, nil) {
-					return
-				}
-				if done != nil && !yield(done, nil) {
-					return
-				}
-			case *Frame:
-				a.frame(x)
-			case *End:
-				if !flush(x.Conn) {
-					return
-				}
-			}
-		}
-		flush(0)
+			return yield(rec.(*Message), nil)
+		})
 	}
 }
 
