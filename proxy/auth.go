@@ -5,10 +5,10 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
+
+	"github.com/wstap/wstap/internal/netaddr"
 )
 
 // realm is the Basic authentication realm wstap announces.
@@ -28,7 +28,7 @@ func checkProxyAuth(creds string) error {
 // refused request itself and reports false. The credentials are removed
 // from the request, so they reach neither the upstream nor the capture.
 func (p *Proxy) admit(w http.ResponseWriter, r *http.Request) bool {
-	if !p.opts.AllowRemote && !isLoopback(r.RemoteAddr) {
+	if !p.opts.AllowRemote && !netaddr.IsLoopback(r.RemoteAddr) {
 		p.logf("refused a client at %s: not a loopback address and remote clients are not allowed", r.RemoteAddr)
 		http.Error(w, "wstap: this proxy serves clients on its own machine only; restart it with --allow-remote "+
 			"(and --proxy-auth user:pass) to serve other machines", http.StatusForbidden)
@@ -70,15 +70,4 @@ func basicMatches(header, creds string) bool {
 	}
 	a, b := sha256.Sum256(got), sha256.Sum256([]byte(creds))
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1 && got != nil
-}
-
-// isLoopback reports whether remoteAddr (ip:port, as in
-// http.Request.RemoteAddr) is a loopback address.
-func isLoopback(remoteAddr string) bool {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
 }

@@ -248,3 +248,28 @@ func TestRedactResponseHeaders(t *testing.T) {
 			open.ResponseHeaders.Get("Set-Cookie"), open.RequestHeaders.Get("Authorization"))
 	}
 }
+
+// TestAdmitLoopbackRule: the proxy's rule for a loopback client is
+// internal/netaddr's, the same as wstap record's for --listen (issue 7).
+func TestAdmitLoopbackRule(t *testing.T) {
+	p, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(t.Context())
+	for _, tc := range []struct {
+		remote string
+		want   bool
+	}{
+		{"127.0.0.1:40000", true}, {"127.1.2.3:40000", true}, {"[::1]:40000", true}, {"[::ffff:127.0.0.1]:40000", true},
+		{"localhost:40000", true}, {"LOCALHOST:40000", true},
+		{"10.0.0.1:40000", false}, {"0.0.0.0:40000", false}, {"[::]:40000", false}, {"example.test:40000", false}, {"", false},
+	} {
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "http://upstream.example.test/", nil)
+		req.RemoteAddr = tc.remote
+		rec := httptest.NewRecorder()
+		if got := p.admit(rec, req); got != tc.want {
+			t.Errorf("admit from %q = %v (%d), want %v", tc.remote, got, rec.Code, tc.want)
+		}
+	}
+}

@@ -3,6 +3,15 @@
 // interception), reverse mode, and the frame-exact relay that forwards every
 // frame unchanged while handing a decoded copy to a Sink.
 //
+// # Serving
+//
+// Proxy is an http.Handler. Serve it on Proxy.Listener(ln): connections
+// accepted through it keep the bytes of each request head, so an upgrade
+// request goes upstream in the client's order and case, Host included, and
+// is recorded so (capture.ConnOpen.RequestHeaderList); the server's answer,
+// 101 or refusal, goes back as the server wrote it. Served on a bare
+// listener, headers are forwarded canonicalised.
+//
 // # Concurrency
 //
 // Each relayed connection has one goroutine per direction

@@ -45,6 +45,9 @@ type target struct {
 	host      string   // Host header sent upstream
 	mode      string   // "explicit", "connect" or "reverse"
 	clientTLS *tls.ConnectionState
+	uri       string    // the request target sent upstream, in origin form
+	head      []byte    // the client's request head as it sent it; nil when unknown
+	conn      *headConn // the client's connection, when it records heads
 }
 
 // relayUpgrade forwards a client's upgrade request to the target as the
@@ -62,18 +65,24 @@ func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
 	for _, h := range proxyOnlyHeaders {
 		open.RequestHeaders.Del(h)
 	}
-	p.redact(open.RequestHeaders)
+	var head *rawHead
+	if t.head != nil {
+		head, _ = parseHead(t.head)
+	}
+	if head != nil {
+		open.RequestHeaderList = head.list(p.wstapHeader)
+	} else {
+		open.RequestHeaderList = canonicalList(r.Host, open.RequestHeaders)
+	}
+	p.redactList(open.RequestHeaderList)
+	reqRedacted := p.redact(open.RequestHeaders)
+	open.Redacted = reqRedacted
 
 	ctx, cancel := context.WithTimeout(r.Context(), p.opts.HandshakeTimeout)
 	defer cancel()
 	up, err := p.dialUpstream(ctx, t.url)
 	if err != nil {
-		open.Status = 0
-		id := p.open(open)
-		msg := fmt.Sprintf("cannot reach upstream %s: %v", t.url.Host, err)
-		p.record(&capture.Event{Conn: id, Time: time.Now(), Kind: capture.EventError, Detail: msg})
-		p.logf("conn %d: %s", id, msg)
-		http.Error(w, "wstap: "+msg, http.StatusBadGateway)
+		p.badGateway(w, open, fmt.Sprintf("cannot reach upstream %s: %v", t.url.Host, err))
 		return
 	}
 	open.ServerAddr = up.RemoteAddr().String()
@@ -89,30 +98,51 @@ func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
 	if deadline, ok := ctx.Deadline(); ok {
 		up.SetDeadline(deadline)
 	}
-	if err := req.Write(up); err != nil {
+	if head != nil {
+		_, err = up.Write(head.upstreamRequest(t.uri, t.host, p.wstapHeader))
+	} else {
+		err = req.Write(up)
+	}
+	if err != nil {
 		up.Close()
 		p.badGateway(w, open, fmt.Sprintf("send the upgrade request to %s: %v", t.url.Host, err))
 		return
 	}
-	upR := bufio.NewReaderSize(up, ioBufSize)
-	resp, err := http.ReadResponse(upR, req)
+	ur := &upstreamResponse{rec: &readRecorder{r: up, on: true, max: maxHeadWindow}}
+	ur.br = bufio.NewReaderSize(ur.rec, ioBufSize)
+	resp, err := http.ReadResponse(ur.br, req)
 	if err != nil {
 		up.Close()
 		p.badGateway(w, open, fmt.Sprintf("read the upgrade response from %s: %v", t.url.Host, err))
 		return
 	}
 	up.SetDeadline(time.Time{})
+	var respHead *rawHead
+	if !ur.rec.cut {
+		ur.head = ur.rec.take(ur.br.Buffered())
+		if respHead, _ = parseHead(ur.head); respHead == nil {
+			ur.head = nil
+		}
+	}
+	ur.rec.max = 0
 	open.Status = resp.StatusCode
 	open.ResponseHeaders = resp.Header.Clone()
-	p.redact(open.ResponseHeaders)
+	if respHead != nil {
+		open.ResponseHeaderList = respHead.list(func(string) bool { return false })
+	} else {
+		open.ResponseHeaderList = canonicalList("", resp.Header)
+	}
+	p.redactList(open.ResponseHeaderList)
+	open.Redacted = mergeNames(reqRedacted, p.redact(open.ResponseHeaders))
 	open.Subprotocol = resp.Header.Get("Sec-WebSocket-Protocol")
 	open.Extensions = strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", ")
 
 	if resp.StatusCode != http.StatusSwitchingProtocols {
-		p.refused(w, open, resp)
+		p.refused(w, open, resp, ur, t.conn)
 		up.Close()
 		return
 	}
+	ur.rec.stop()
 
 	hj, ok := w.(http.Hijacker)
 	if !ok {
@@ -123,20 +153,25 @@ func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
 	client, brw, err := hj.Hijack()
 	if err != nil {
 		up.Close()
-		p.logf("hijack client connection: %v", err)
+		p.failed(open, "take over the client connection: "+err.Error())
 		return
 	}
-	s := &session{p: p, client: newLeg(client, brw.Reader), server: newLeg(up, upR), closesSent: make(chan struct{})}
+	t.conn.stop() // frames follow
+	s := &session{p: p, client: newLeg(client, brw.Reader), server: newLeg(up, ur.br), closesSent: make(chan struct{})}
 	s.deflate = negotiatedDeflate(resp.Header)
 	s.id = p.open(open) // recorded before the client learns of the 101
 
-	var head bytes.Buffer
-	fmt.Fprintf(&head, "HTTP/%d.%d %s\r\n", resp.ProtoMajor, resp.ProtoMinor, resp.Status)
-	resp.Header.Write(&head)
-	head.WriteString("\r\n")
-	if _, err := client.Write(head.Bytes()); err != nil {
+	if ur.head == nil {
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "HTTP/%d.%d %s\r\n", resp.ProtoMajor, resp.ProtoMinor, resp.Status)
+		resp.Header.Write(&b)
+		b.WriteString("\r\n")
+		ur.head = b.Bytes()
+	}
+	if _, err := client.Write(ur.head); err != nil {
 		client.Close()
 		up.Close()
+		p.counters.Failed.Add(1)
 		p.record(&capture.End{Conn: s.id, Time: time.Now(), Error: "write the 101 to the client: " + err.Error()})
 		return
 	}
@@ -147,6 +182,28 @@ func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
 	}
 	defer p.unregister(s)
 	s.run()
+}
+
+// upstreamResponse is the server's answer to an upgrade request as it
+// arrived: the reader the response was parsed from, and the bytes of its
+// head (nil when unknown).
+type upstreamResponse struct {
+	rec  *readRecorder
+	br   *bufio.Reader // over rec
+	head []byte
+}
+
+// wstapHeader reports whether a request header was meant for wstap, not
+// the server: the proxy-only headers, and in reverse mode with ProxyAuth,
+// Authorization (see admit). Such headers are neither forwarded nor
+// recorded.
+func (p *Proxy) wstapHeader(name string) bool {
+	for _, h := range proxyOnlyHeaders {
+		if strings.EqualFold(name, h) {
+			return true
+		}
+	}
+	return p.upstream != nil && p.opts.ProxyAuth != "" && strings.EqualFold(name, "Authorization")
 }
 
 // upstreamRequest is the client's upgrade request as it goes to the server:
@@ -197,15 +254,23 @@ func negotiatedDeflate(h http.Header) *wsflate.Parameters {
 
 // refused forwards a handshake refusal to the client as the server sent it,
 // and records it with a prefix of its body.
-func (p *Proxy) refused(w http.ResponseWriter, open *capture.ConnOpen, resp *http.Response) {
+func (p *Proxy) refused(w http.ResponseWriter, open *capture.ConnOpen, resp *http.Response, ur *upstreamResponse, cc *headConn) {
 	defer resp.Body.Close()
 	var prefix limitedBuffer
 	prefix.max = p.opts.MaxRefusalBody
-	for k, vs := range resp.Header {
-		w.Header()[k] = append([]string(nil), vs...)
+	var err error
+	if client := hijackForRefusal(w, ur); client != nil {
+		cc.stop()
+		err = relayRefusal(client, resp, ur, &prefix)
+		lingeringClose(client)
+	} else {
+		ur.rec.stop()
+		for k, vs := range resp.Header {
+			w.Header()[k] = append([]string(nil), vs...)
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, err = io.Copy(w, io.TeeReader(resp.Body, &prefix))
 	}
-	w.WriteHeader(resp.StatusCode)
-	_, err := io.Copy(w, io.TeeReader(resp.Body, &prefix))
 	open.ResponseBody = prefix.b
 	id := p.open(open)
 	detail := fmt.Sprintf("server refused the upgrade: %s", resp.Status)
@@ -216,15 +281,81 @@ func (p *Proxy) refused(w http.ResponseWriter, open *capture.ConnOpen, resp *htt
 		detail += fmt.Sprintf(" (body cut short: %v)", err)
 	}
 	p.record(&capture.Event{Conn: id, Time: time.Now(), Kind: capture.EventRefused, Detail: detail})
+	p.counters.Failed.Add(1)
+	p.record(&capture.End{Conn: id, Time: time.Now(), Error: "refused: " + resp.Status})
+}
+
+// hijackForRefusal takes over the client's connection so that a refusal
+// can go back byte for byte, or returns nil when it cannot (the head's
+// bytes are unknown, the connection cannot be taken over).
+func hijackForRefusal(w http.ResponseWriter, ur *upstreamResponse) net.Conn {
+	hj, ok := w.(http.Hijacker)
+	if !ok || ur.head == nil {
+		return nil
+	}
+	client, _, err := hj.Hijack()
+	if err != nil {
+		return nil
+	}
+	return client
+}
+
+// relayRefusal writes a refusal to the client as it came: its head, then
+// the bytes the body reader consumed (chunked framing and all), while the
+// decoded body goes to prefix.
+func relayRefusal(client net.Conn, resp *http.Response, ur *upstreamResponse, prefix *limitedBuffer) error {
+	if _, err := client.Write(ur.head); err != nil {
+		return err
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		prefix.Write(buf[:n])
+		if raw := ur.rec.take(ur.br.Buffered()); len(raw) > 0 {
+			if _, werr := client.Write(raw); werr != nil {
+				return werr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// lingerTime bounds how long a refused client's connection stays half
+// open after the refusal, as net/http's own server does (rstAvoidanceDelay).
+const lingerTime = 500 * time.Millisecond
+
+// lingeringClose closes a connection after a response without losing the
+// response: closing a socket with unread bytes would send a reset, and the
+// client could lose what it had not read yet. It sends a FIN and reads
+// what the client still sends, a bounded while, first.
+func lingeringClose(c net.Conn) {
+	if closeWrite(c) == nil {
+		c.SetReadDeadline(time.Now().Add(lingerTime))
+		io.Copy(io.Discard, io.LimitReader(c, 1<<20))
+	}
+	c.Close()
 }
 
 // badGateway answers 502 with a body that says why, and records it.
 func (p *Proxy) badGateway(w http.ResponseWriter, open *capture.ConnOpen, msg string) {
 	open.Status = 0
+	p.failed(open, msg)
+	http.Error(w, "wstap: "+msg, http.StatusBadGateway)
+}
+
+// failed records an upgrade that went wrong before the relay began: its
+// open record, an error event and the end, all saying msg.
+func (p *Proxy) failed(open *capture.ConnOpen, msg string) {
 	id := p.open(open)
 	p.record(&capture.Event{Conn: id, Time: time.Now(), Kind: capture.EventError, Detail: msg})
+	p.counters.Failed.Add(1)
+	p.record(&capture.End{Conn: id, Time: time.Now(), Error: msg})
 	p.logf("conn %d: %s", id, msg)
-	http.Error(w, "wstap: "+msg, http.StatusBadGateway)
 }
 
 // limitedBuffer keeps the first max bytes written to it.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -30,6 +29,13 @@ import (
 
 // defaultMaxBody is Options.MaxBody's default.
 const defaultMaxBody = 1 << 20
+
+// maxRecordBody bounds each body a record keeps, whatever Options.MaxBody
+// says: a record holds at most capture.MaxRecord bytes, request and
+// response bodies and headers together, and the capture refuses a bigger
+// one (capture.ErrTooLarge). The margin is for the headers and the
+// encoding.
+const maxRecordBody = capture.MaxRecord/2 - 64<<10
 
 // exchangeKey carries an *exchange in a reverse-mode request's context.
 type exchangeKey struct{}
@@ -56,9 +62,8 @@ func (p *Proxy) newExchange(r *http.Request, url string) *exchange {
 	for _, name := range proxyOnlyHeaders {
 		h.Del(name)
 	}
-	p.redact(h)
 	x := &exchange{p: p, ctx: r.Context(), rec: capture.HTTP{Time: time.Now(), Method: r.Method, URL: url, RequestHeaders: h,
-		ClientAddr: r.RemoteAddr}}
+		ClientAddr: r.RemoteAddr, Redacted: p.redact(h)}}
 	x.req.max, x.resp.max = p.bodyCap(), p.bodyCap()
 	// An empty body stays http.NoBody: the transport would send any other
 	// reader with chunked encoding.
@@ -73,7 +78,7 @@ func (p *Proxy) bodyCap() int {
 	if p.opts.MaxBody < 0 {
 		return 0
 	}
-	return int(min(p.opts.MaxBody, math.MaxInt32))
+	return int(min(p.opts.MaxBody, maxRecordBody))
 }
 
 func (x *exchange) setURL(u string) {
@@ -87,10 +92,11 @@ func (x *exchange) setURL(u string) {
 // whose body is the upgraded connection) is recorded at once.
 func (x *exchange) response(resp *http.Response) {
 	h := resp.Header.Clone()
-	x.p.redact(h)
+	redacted := x.p.redact(h)
 	x.mu.Lock()
 	x.rec.Status = resp.StatusCode
 	x.rec.ResponseHeaders = h
+	x.rec.Redacted = mergeNames(x.rec.Redacted, redacted)
 	x.mu.Unlock()
 	if resp.Body == nil || resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols {
 		x.finish("")
@@ -139,8 +145,17 @@ func (p *Proxy) recordHTTP(rec *capture.HTTP) {
 	if p.opts.Sink == nil {
 		return
 	}
-	if _, err := p.opts.Sink.HTTP(rec); err != nil {
-		p.sinkFailed(err)
+	_, err := p.opts.Sink.HTTP(rec)
+	if errors.Is(err, capture.ErrTooLarge) {
+		// Huge headers on top of the bodies: keep the exchange without
+		// its bodies (the sizes still say how big they were).
+		p.sinkWarn(err)
+		lean := *rec
+		lean.RequestBody, lean.ResponseBody = nil, nil
+		_, err = p.opts.Sink.HTTP(&lean)
+	}
+	if err != nil {
+		p.sinkError(err)
 	}
 }
 

@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gobwas/ws"
 	"github.com/wstap/wstap/capture"
 )
 
@@ -153,7 +156,7 @@ func do(t *testing.T, c *http.Client, method, u string, body []byte, hdr http.He
 func TestHTTPExchangesRecorded(t *testing.T) {
 	for _, mode := range httpModes {
 		t.Run(mode.name, func(t *testing.T) {
-			st := mode.start(t, Options{MaxBody: 1000, Redact: []string{"cookie", "Set-Cookie"}}, http.HandlerFunc(pageHandler))
+			st := mode.start(t, Options{MaxBody: 1000, Redact: []string{"cookie", "Set-Cookie", "X-Absent"}}, http.HandlerFunc(pageHandler))
 			m, c, base, recorded := st.m, st.c, st.base, st.recorded
 			resp, body := do(t, c, "GET", base+"/page?x=1", nil, http.Header{"Cookie": {"a=1"}, "X-Req": {"r1"}})
 			if string(body) != "page x=1" || resp.Header.Get("Set-Cookie") != "sid=42" {
@@ -190,6 +193,14 @@ func TestHTTPExchangesRecorded(t *testing.T) {
 			}
 			if get.ResponseHeaders.Get("Set-Cookie") != "[redacted]" || get.ResponseHeaders.Get("X-Reply") != "yes" {
 				t.Errorf("GET response headers recorded as %v", get.ResponseHeaders)
+			}
+			// The record says which values are the placeholder: those that
+			// were present, canonical and sorted (issue 7).
+			if !slices.Equal(get.Redacted, []string{"Cookie", "Set-Cookie"}) {
+				t.Errorf("GET recorded Redacted %q, want [Cookie Set-Cookie]", get.Redacted)
+			}
+			if post := exchangeFor(t, recs, "POST", recorded+"/echo"); post.Redacted != nil {
+				t.Errorf("POST, with nothing to redact, recorded Redacted %q", post.Redacted)
 			}
 			for _, h := range []string{"Proxy-Connection", "Proxy-Authorization"} {
 				if _, ok := get.RequestHeaders[h]; ok {
@@ -431,6 +442,123 @@ func TestHTTPSinkTroubleKeepsTraffic(t *testing.T) {
 			}
 			if n := p.Counters().HTTP.Load(); n != 1 {
 				t.Errorf("Counters.HTTP = %d, want 1", n)
+			}
+		})
+	}
+}
+
+// TestHTTPBigBodyRecordedCut relays a 20 MiB response with MaxBody 32 MiB
+// into a real capture: a record holds at most capture.MaxRecord, so the
+// body is kept cut, with its whole size, and the capture goes on (issue 7).
+func TestHTTPBigBodyRecordedCut(t *testing.T) {
+	const size = 20 << 20
+	big := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(big[:len(big)-len(b)])
+	}))
+	t.Cleanup(up.Close)
+	m := newMatrix(t, Options{MaxBody: 32 << 20})
+	upload := bytes.Repeat([]byte("u"), 12<<20)
+	_, body := do(t, proxyClient(t, m.URL, nil), "POST", up.URL+"/big", upload, nil)
+	if len(body) != size-len(upload) || !bytes.Equal(body, big[:len(body)]) {
+		t.Fatalf("client got %d bytes, want the %d the server sent", len(body), size-len(upload))
+	}
+	_, body = do(t, proxyClient(t, m.URL, nil), "GET", up.URL+"/big", nil, nil)
+	if len(body) != size {
+		t.Fatalf("client got %d bytes, want %d", len(body), size)
+	}
+	r := m.finish(t) // fails the test if the proxy reported a capture error
+	if err := m.p.Err(); err != nil {
+		t.Errorf("Err() = %v, want nil: a big body is no failed capture", err)
+	}
+	recs := httpRecords(t, r)
+	if len(recs) != 2 {
+		t.Fatalf("capture has %d exchanges, want 2", len(recs))
+	}
+	for _, x := range recs {
+		if x.RequestSize+x.ResponseSize != size || len(x.ResponseBody)+len(x.RequestBody) >= capture.MaxRecord {
+			t.Errorf("%s: sizes %d+%d, bodies kept %d+%d; want the whole sizes and bodies cut under %d",
+				x.Method, x.RequestSize, x.ResponseSize, len(x.RequestBody), len(x.ResponseBody), capture.MaxRecord)
+		}
+		if n := min(x.ResponseSize, capture.MaxRecord/2-64<<10); int64(len(x.ResponseBody)) != n || !bytes.Equal(x.ResponseBody, big[:n]) {
+			t.Errorf("%s: kept %d bytes of the response, want its first %d", x.Method, len(x.ResponseBody), n)
+		}
+	}
+}
+
+// tooLargeSink is a capture that refuses one kind of record as too large.
+type tooLargeSink struct {
+	*endSink
+	kind capture.Kind
+}
+
+func (s tooLargeSink) Open(o *capture.ConnOpen) (capture.ConnID, error) {
+	if s.kind == capture.KindOpen && o.ResponseHeaders != nil { // what the headers would not make too large is kept
+		return 0, fmt.Errorf("%w: open record of 17 MiB", capture.ErrTooLarge)
+	}
+	return s.endSink.Open(o)
+}
+
+func (s tooLargeSink) Append(r capture.Record) error {
+	if r.Type() == s.kind {
+		return fmt.Errorf("%w: %v record of 17 MiB", capture.ErrTooLarge, r.Type())
+	}
+	return s.endSink.Append(r)
+}
+
+func (s tooLargeSink) HTTP(x *capture.HTTP) (uint64, error) {
+	if s.kind == capture.KindHTTP && x.ResponseBody != nil { // what the bodies would not make too large is kept
+		return 0, fmt.Errorf("%w: http record of 17 MiB", capture.ErrTooLarge)
+	}
+	return s.endSink.HTTP(x)
+}
+
+// TestTooLargeRecordIsAWarning checks that a record the capture refuses as
+// too large, from any of the Sink's methods, is logged and counted, and is
+// no failed capture: the records after it are kept.
+func TestTooLargeRecordIsAWarning(t *testing.T) {
+	for _, kind := range []capture.Kind{capture.KindOpen, capture.KindChunk, capture.KindHTTP} {
+		t.Run(kind.String(), func(t *testing.T) {
+			up := newRawServer(t, rawServerOptions{})
+			page := httptest.NewServer(http.HandlerFunc(pageHandler))
+			t.Cleanup(page.Close)
+			var logs lockedBuffer
+			m := newMatrix(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			m.p.opts.Sink = tooLargeSink{m.sink, kind}
+			do(t, proxyClient(t, m.URL, nil), "GET", page.URL+"/page?x=1", nil, nil)
+			c, _ := dialRawResponse(t, m.URL, up.URL+"/big", nil, nil)
+			s := up.accept(t)
+			s.expect(c.send(true, 0, ws.OpText, []byte("hello")))
+			closeHandshake(t, c, s)
+			m.waitEnds(t, 1)
+			do(t, proxyClient(t, m.URL, nil), "GET", page.URL+"/page?x=2", nil, nil)
+			r := m.finish(t)
+			if err := m.p.Err(); err != nil {
+				t.Errorf("Err() = %v, want nil", err)
+			}
+			if n := m.p.Counters().TooLarge.Load(); n == 0 {
+				t.Error("Counters().TooLarge = 0, want the refused records counted")
+			}
+			if !strings.Contains(logs.String(), "too large") || strings.Contains(logs.String(), "capture failed") {
+				t.Errorf("log %q, want a warning about a record too large and no failed capture", logs.String())
+			}
+			xs := httpRecords(t, r)
+			if len(xs) != 2 {
+				t.Fatalf("capture has %d exchanges, want 2", len(xs))
+			}
+			for _, x := range xs {
+				if (x.ResponseBody == nil) != (kind == capture.KindHTTP) || x.ResponseSize != 8 {
+					t.Errorf("exchange %s kept body %q of %d bytes; want it left out only when too large", x.URL, x.ResponseBody, x.ResponseSize)
+				}
+			}
+			got := readConn(t, r, connByPath(t, r, "/big"), 0)
+			if got.end == nil || (kind != capture.KindChunk && len(got.msgs) != 1) {
+				t.Errorf("connection recorded with %d messages, end %+v; want the messages and the end", len(got.msgs), got.end)
+			}
+			if kind == capture.KindOpen && (len(got.events) != 1 || !strings.Contains(got.events[0].Detail, "too large")) {
+				t.Errorf("events %+v, want a note that the handshake was left out", got.events)
 			}
 		})
 	}

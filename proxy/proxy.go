@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,11 @@ import (
 // safe for concurrent use. *capture.Writer satisfies it. An error from a
 // Sink never stops the traffic: the proxy reports it (Proxy.Err, the
 // logger) and keeps relaying.
+//
+// Records alias buffers the relay reuses: a Chunk's Data points into the
+// frame decoder's buffer, which the next chunk overwrites. Append must copy
+// what it keeps before returning; the record and its Data are reused
+// after. (capture.Writer.Append encodes the record before it returns.)
 type Sink interface {
 	Open(*capture.ConnOpen) (capture.ConnID, error)
 	Append(capture.Record) error
@@ -56,18 +62,22 @@ type Options struct {
 	// HandshakeTimeout bounds the whole upstream handshake (TCP, TLS,
 	// upgrade request and response). Default 30s.
 	HandshakeTimeout time.Duration
-	// MaxRefusalBody is how much of a refusal's body the capture keeps.
-	// Default 4 KiB.
+	// MaxRefusalBody is how much of a refusal's body the capture keeps,
+	// at most a little under half of capture.MaxRecord. Default 4 KiB.
 	MaxRefusalBody int
 	// Heartbeat, when positive, exposes ghost connections (open but dead):
 	// a side that has sent nothing for this long gets a ping from wstap
-	// (payload "wstap-heartbeat N"; its pong is not forwarded), and a side
-	// that then stays silent for HeartbeatTimeout is recorded as a ghost:
-	// the proxy closes the other side with 1001 and cuts the dead side's
-	// connection. Default 0: off.
+	// (payload "wstap-heartbeat N"; its pong is recorded as dropped and not
+	// forwarded), and a side from which not a byte arrives for
+	// HeartbeatTimeout after that ping went on the wire is recorded as a
+	// ghost: the proxy closes the other side with 1001 and cuts the dead
+	// side's connection. Bytes inside a frame count: a slow upload is
+	// alive, and so is a peer that ignores pings but keeps sending.
+	// Default 0: off.
 	Heartbeat time.Duration
-	// HeartbeatTimeout is how long a pinged side may stay silent. Default:
-	// Heartbeat.
+	// HeartbeatTimeout is how long a side may stay silent once wstap's
+	// ping to it is on the wire (it may wait for a frame being written to
+	// that side to end first). Default: Heartbeat.
 	HeartbeatTimeout time.Duration
 	// Redact names headers, of requests and of responses (Set-Cookie, say),
 	// whose values are replaced by "[redacted]" in the capture (not on the
@@ -86,8 +96,10 @@ type Options struct {
 	// Default none: every tunnel is intercepted.
 	IgnoreHosts []string
 	// MaxBody is how much of each plain HTTP body (request and response)
-	// the capture keeps; the record holds the whole sizes, so a longer
-	// body shows as cut. A negative value keeps no body. Default 1 MiB.
+	// the capture keeps, at most a little under half of capture.MaxRecord
+	// (the largest record a capture holds); the record holds the whole
+	// sizes, so a longer body shows as cut. A negative value keeps no
+	// body. Default 1 MiB.
 	MaxBody int64
 	// ProxyAuth, "user:pass", makes the proxy require these credentials:
 	// "Proxy-Authorization: Basic …" on explicit-proxy requests (CONNECT
@@ -107,7 +119,8 @@ type Options struct {
 
 // Proxy is wstap's recording proxy. It is an http.Handler: serve it with an
 // http.Server (never wrap its ResponseWriter, which must stay an
-// http.Hijacker).
+// http.Hijacker), on a listener wrapped by Proxy.Listener so that
+// handshakes are forwarded as the client wrote them.
 type Proxy struct {
 	opts     Options
 	upstream *url.URL
@@ -125,16 +138,19 @@ type Proxy struct {
 	sinkOnce sync.Once
 	counters Counters
 	tunnels  tunnelSet // uninspected tunnels (IgnoreHosts)
+	heads    sync.Map  // connKey → *headConn of the connections accepted through Listener
 }
 
 // Counters are a Proxy's live figures.
 type Counters struct {
 	Open     atomic.Int64 // WebSocket connections being relayed
-	Total    atomic.Int64 // WebSocket connections accepted so far
+	Total    atomic.Int64 // WebSocket connections recorded so far, as wstap ls lists them: refused and failed upgrades too
 	Messages atomic.Int64 // messages (data and control) relayed
 	Bytes    atomic.Int64 // decoded payload bytes relayed
 	HTTP     atomic.Int64 // plain HTTP exchanges
 	Ghosts   atomic.Int64 // connections found open but dead (see Options.Heartbeat)
+	Failed   atomic.Int64 // upgrades that got no 101 (refused, unreachable upstream, …); in Total too
+	TooLarge atomic.Int64 // records the capture refused as too large (logged; the capture goes on)
 }
 
 // New returns a proxy configured by opts.
@@ -148,6 +164,7 @@ func New(opts Options) (*Proxy, error) {
 	if opts.MaxRefusalBody <= 0 {
 		opts.MaxRefusalBody = 4 << 10
 	}
+	opts.MaxRefusalBody = min(opts.MaxRefusalBody, maxRecordBody)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -207,16 +224,19 @@ func (p *Proxy) Err() error {
 
 // ServeHTTP dispatches a request that arrived at the proxy's listener.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hc := p.headConnOf(r)
+	head := hc.claim(r) // before admit changes r.Header
 	if !p.admit(w, r) {
 		return
 	}
 	switch {
 	case p.upstream != nil && isUpgrade(r):
 		u := joinURL(p.upstream, r.URL)
-		p.relayUpgrade(w, r, target{url: u, host: u.Host, mode: "reverse"})
+		p.relayUpgrade(w, r, target{url: u, host: u.Host, mode: "reverse", uri: u.RequestURI(), head: head, conn: hc})
 	case p.upstream != nil:
 		p.serveReverseHTTP(w, r)
 	case r.Method == http.MethodConnect:
+		hc.stop() // a tunnel follows
 		p.gp.ServeHTTP(keepBuffered{w}, r)
 	case r.URL.IsAbs() && isUpgrade(r):
 		u := *r.URL
@@ -229,7 +249,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if host == "" {
 			host = u.Host
 		}
-		p.relayUpgrade(w, r, target{url: &u, host: host, mode: "explicit"})
+		p.relayUpgrade(w, r, target{url: &u, host: host, mode: "explicit", uri: originForm(r.RequestURI), head: head, conn: hc})
 	default:
 		p.gp.ServeHTTP(flushingWriter{w}, r)
 	}
@@ -317,6 +337,7 @@ func closeWrite(c net.Conn) error {
 type tunnelInfo struct {
 	target string // host:port of the CONNECT request
 	tls    *tls.Conn
+	head   *headConn // the tunnel's connection, as the inner server reads it
 }
 
 type tunnelKey struct{}
@@ -386,7 +407,8 @@ func (p *Proxy) hijackConnect(req *http.Request, client net.Conn, _ *goproxy.Pro
 		}
 		conn, info.tls = tc, tc
 	}
-	if !p.ln.push(&tunnelConn{Conn: conn, info: info}) {
+	info.head = &headConn{Conn: conn}
+	if !p.ln.push(&tunnelConn{Conn: info.head, info: info}) {
 		client.Close()
 	}
 }
@@ -398,6 +420,7 @@ func (p *Proxy) serveTunnel(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "wstap: lost tunnel", http.StatusInternalServerError)
 		return
 	}
+	head := info.head.claim(r)
 	scheme := "http"
 	var st *tls.ConnectionState
 	if info.tls != nil {
@@ -412,7 +435,8 @@ func (p *Proxy) serveTunnel(w http.ResponseWriter, r *http.Request) {
 		if host == "" {
 			host = info.target
 		}
-		p.relayUpgrade(w, r, target{url: u, host: host, mode: "connect", clientTLS: st})
+		p.relayUpgrade(w, r, target{url: u, host: host, mode: "connect", clientTLS: st, uri: originForm(r.RequestURI),
+			head: head, conn: info.head})
 		return
 	}
 	r.URL.Scheme, r.URL.Host = scheme, info.target
@@ -461,12 +485,25 @@ func (l *chanListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0
 
 // open records a connection's handshake and returns its ID.
 func (p *Proxy) open(o *capture.ConnOpen) capture.ConnID {
+	n := p.counters.Total.Add(1)
 	if p.opts.Sink == nil {
-		return capture.ConnID(p.counters.Total.Load() + 1)
+		return capture.ConnID(n)
 	}
 	id, err := p.opts.Sink.Open(o)
+	if errors.Is(err, capture.ErrTooLarge) {
+		// Huge headers or a huge refusal body: keep the connection, not them.
+		p.sinkWarn(err)
+		lean := *o
+		lean.RequestHeaders, lean.ResponseHeaders, lean.RequestHeaderList, lean.ResponseHeaderList = nil, nil, nil, nil
+		lean.ResponseBody, lean.Redacted = nil, nil
+		if id, err = p.opts.Sink.Open(&lean); err == nil {
+			o.Conn = lean.Conn
+			p.record(&capture.Event{Conn: id, Time: time.Now(), Kind: capture.EventNote,
+				Detail: "the handshake's headers and body were too large for the capture and are left out"})
+		}
+	}
 	if err != nil {
-		p.sinkFailed(err)
+		p.sinkError(err)
 	}
 	return id
 }
@@ -480,12 +517,31 @@ func (p *Proxy) record(r capture.Record) {
 		}
 		p.counters.Bytes.Add(int64(len(c.Data)))
 	}
-	if p.opts.Sink == nil {
+	// Connection 0 is a connection the capture refused to open (see
+	// open): its records have nowhere to go.
+	if p.opts.Sink == nil || (r.ConnID() == 0 && r.Type() != capture.KindEvent) {
 		return
 	}
 	if err := p.opts.Sink.Append(r); err != nil {
-		p.sinkFailed(err)
+		p.sinkError(err)
 	}
+}
+
+// sinkError reports an error from the Sink: a record refused as too large
+// (capture.ErrTooLarge) is left out with a warning and the capture goes
+// on; any other error is a failed capture.
+func (p *Proxy) sinkError(err error) {
+	if errors.Is(err, capture.ErrTooLarge) {
+		p.sinkWarn(err)
+		return
+	}
+	p.sinkFailed(err)
+}
+
+// sinkWarn reports a record the capture refused as too large.
+func (p *Proxy) sinkWarn(err error) {
+	p.counters.TooLarge.Add(1)
+	p.opts.Logger.Warn("capture: a record too large for the capture is left out; the capture goes on", "err", err)
 }
 
 func (p *Proxy) sinkFailed(err error) {
@@ -499,13 +555,36 @@ func (p *Proxy) logf(format string, a ...any) {
 	p.opts.Logger.Warn(fmt.Sprintf(format, a...))
 }
 
-// redact replaces the values of the configured headers.
-func (p *Proxy) redact(h http.Header) {
+// redact replaces the values of the configured headers in h with
+// capture.Redaction and returns the canonical names of those it replaced,
+// sorted, or nil.
+func (p *Proxy) redact(h http.Header) []string {
+	var names []string
 	for _, name := range p.opts.Redact {
-		if vs := h.Values(name); len(vs) > 0 {
-			h[http.CanonicalHeaderKey(name)] = []string{"[redacted]"}
+		k := http.CanonicalHeaderKey(name)
+		if _, ok := h[k]; ok && !slices.Contains(names, k) {
+			h[k] = []string{capture.Redaction}
+			names = append(names, k)
 		}
 	}
+	slices.Sort(names)
+	return names
+}
+
+// redactList replaces the values of the configured headers in list.
+func (p *Proxy) redactList(list []capture.HeaderField) {
+	for i, f := range list {
+		if capture.IsRedacted(p.opts.Redact, f.Name) {
+			list[i].Value = capture.Redaction
+		}
+	}
+}
+
+// mergeNames returns the sorted union of two sorted name lists, or nil.
+func mergeNames(a, b []string) []string {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Clip(slices.Compact(out))
 }
 
 // reserve counts an upgrade in progress, so Shutdown waits for it; it
@@ -529,7 +608,6 @@ func (p *Proxy) register(s *session) bool {
 	defer p.mu.Unlock()
 	p.sessions[s] = struct{}{}
 	p.counters.Open.Add(1)
-	p.counters.Total.Add(1)
 	return !p.closing
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/wstap/wstap/capture"
 	"github.com/wstap/wstap/certs"
+	"github.com/wstap/wstap/internal/netaddr"
 	"github.com/wstap/wstap/proxy"
 )
 
@@ -169,7 +170,9 @@ func startRecorder(g *globalOptions, opts *recordOptions, log *slog.Logger) (*re
 	}
 	r := &recorder{proxy: p, capture: w, ca: ca, ln: ln, served: make(chan error, 1),
 		srv: &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second}}
-	go func() { r.served <- r.srv.Serve(ln) }()
+	// Served through the proxy's Listener, handshakes go upstream (and
+	// into the capture) as the client wrote them.
+	go func() { r.served <- r.srv.Serve(p.Listener(ln)) }()
 	return r, nil
 }
 
@@ -220,8 +223,14 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []s
 	fmt.Fprintln(g.stderr, "wstap: stopping: closing live connections (1001) and flushing the capture")
 	err = r.stop(5 * time.Second)
 	c := r.proxy.Counters()
-	fmt.Fprintf(g.stdout, "recorded %d WebSocket connection(s), %d message(s), %s of payload and %d HTTP exchange(s) into %s\n",
-		c.Total.Load(), c.Messages.Load(), humanBytes(c.Bytes.Load()), c.HTTP.Load(), r.capture.Path())
+	// Total counts the connections as wstap ls lists them: upgrades that
+	// got no 101 are connections of the capture too.
+	failed := ""
+	if n := c.Failed.Load(); n > 0 {
+		failed = fmt.Sprintf(" (%d refused or failed)", n)
+	}
+	fmt.Fprintf(g.stdout, "recorded %d WebSocket connection(s)%s, %d message(s), %s of payload and %d HTTP exchange(s) into %s\n",
+		c.Total.Load(), failed, c.Messages.Load(), humanBytes(c.Bytes.Load()), c.HTTP.Load(), r.capture.Path())
 	if n := c.Ghosts.Load(); n > 0 {
 		fmt.Fprintf(g.stdout, "%d ghost connection(s) found and closed (wstap ls shows them)\n", n)
 	}
@@ -265,19 +274,13 @@ func isTerminal(f *os.File) bool {
 }
 
 // checkListen refuses a non-loopback address unless remote use is allowed.
+// The rule is the proxy's for its clients (internal/netaddr): "localhost"
+// is loopback, no other name is.
 func checkListen(addr string, allowRemote bool) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return usagef("--listen %q: %v", addr, err)
 	}
-	if allowRemote {
-		return nil
-	}
-	if host == "localhost" {
-		return nil
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
+	if !allowRemote && !netaddr.IsLoopback(addr) {
 		return usagef("--listen %s is not a loopback address; pass --allow-remote to serve other machines", addr)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -83,40 +84,8 @@ func TestRecordHTTPExchange(t *testing.T) {
 	}))
 	t.Cleanup(up.Close)
 	path := filepath.Join(t.TempDir(), "http.wstap")
-
-	pr, pw := io.Pipe()
-	var errOut bytes.Buffer
-	g := &globalOptions{stdout: pw, stderr: &errOut}
-	opts := &recordOptions{listen: "127.0.0.1:0", output: path, maxBody: 5, proxyAuth: "alice:s3cret"}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- runRecord(ctx, g, opts, nil)
-		pw.Close()
-	}()
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	var addr string
-	for addr == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("wstap record ended before listening: %v %s", <-done, errOut.String())
-			}
-			if f := strings.Fields(l); len(f) == 2 && f[0] == "listening" {
-				addr = f[1]
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatal("wstap record did not start")
-		}
-	}
+	rec := startRecording(t, &recordOptions{listen: "127.0.0.1:0", output: path, maxBody: 5, proxyAuth: "alice:s3cret"})
+	addr := rec.addr
 
 	pu := &url.URL{Scheme: "http", Host: addr, User: url.UserPassword("alice", "s3cret")}
 	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu)}, Timeout: 10 * time.Second}
@@ -131,16 +100,7 @@ func TestRecordHTTPExchange(t *testing.T) {
 	}
 	client.CloseIdleConnections()
 
-	cancel()
-	var summary string
-	for l := range lines {
-		if strings.HasPrefix(l, "recorded ") {
-			summary = l
-		}
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("runRecord: %v\n%s", err, errOut.String())
-	}
+	summary := rec.stop(t)
 	if !strings.Contains(summary, "and 1 HTTP exchange(s) into "+path) {
 		t.Errorf("summary %q does not count the HTTP exchange", summary)
 	}
@@ -164,5 +124,98 @@ func TestRecordHTTPExchange(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "s3cret") || strings.Contains(out.String(), "Proxy-Authorization") {
 		t.Errorf("the capture holds the proxy credentials:\n%s", out.String())
+	}
+}
+
+// recording is `wstap record` running in-process (runRecord).
+type recording struct {
+	addr   string // the address it listens on
+	cancel context.CancelFunc
+	lines  chan string // stdout
+	done   chan error
+	errOut *bytes.Buffer
+}
+
+// startRecording runs runRecord with opts until the test calls stop.
+func startRecording(t *testing.T, opts *recordOptions) *recording {
+	t.Helper()
+	pr, pw := io.Pipe()
+	rec := &recording{lines: make(chan string, 16), done: make(chan error, 1), errOut: &bytes.Buffer{}}
+	g := &globalOptions{stdout: pw, stderr: rec.errOut}
+	ctx, cancel := context.WithCancel(t.Context())
+	rec.cancel = cancel
+	t.Cleanup(cancel)
+	go func() {
+		rec.done <- runRecord(ctx, g, opts, nil)
+		pw.Close()
+	}()
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			rec.lines <- sc.Text()
+		}
+		close(rec.lines)
+	}()
+	for rec.addr == "" {
+		select {
+		case l, ok := <-rec.lines:
+			if !ok {
+				t.Fatalf("wstap record ended before listening: %v %s", <-rec.done, rec.errOut.String())
+			}
+			if f := strings.Fields(l); len(f) == 2 && f[0] == "listening" {
+				rec.addr = f[1]
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("wstap record did not start")
+		}
+	}
+	return rec
+}
+
+// stop interrupts the recorder, checks that it succeeded and returns its
+// summary line.
+func (r *recording) stop(t *testing.T) string {
+	t.Helper()
+	r.cancel()
+	var summary string
+	for l := range r.lines {
+		if strings.HasPrefix(l, "recorded ") {
+			summary = l
+		}
+	}
+	if err := <-r.done; err != nil {
+		t.Fatalf("runRecord: %v\n%s", err, r.errOut.String())
+	}
+	return summary
+}
+
+// TestCheckListen: --listen takes loopback addresses only, unless
+// --allow-remote, by internal/netaddr's rule, the proxy's too (issue 7).
+func TestCheckListen(t *testing.T) {
+	for _, tc := range []struct {
+		addr        string
+		allowRemote bool
+		ok          bool
+	}{
+		{"127.0.0.1:8080", false, true},
+		{"127.1.2.3:0", false, true},
+		{"[::1]:0", false, true},
+		{"localhost:0", false, true},
+		{"LOCALHOST:0", false, true},
+		{"0.0.0.0:8080", false, false},
+		{"[::]:8080", false, false},
+		{":8080", false, false},
+		{"10.0.0.1:8080", false, false},
+		{"example.test:8080", false, false},
+		{"0.0.0.0:8080", true, true},
+		{"example.test:8080", true, true},
+		{"127.0.0.1", false, false}, // no port
+		{"127.0.0.1", true, false},
+	} {
+		err := checkListen(tc.addr, tc.allowRemote)
+		var ue *usageError
+		if (err == nil) != tc.ok || (err != nil && !errors.As(err, &ue)) {
+			t.Errorf("checkListen(%q, allowRemote %v) = %v, want ok %v (or a usage error)", tc.addr, tc.allowRemote, err, tc.ok)
+		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -173,4 +175,134 @@ func TestRecordStopAndKill(t *testing.T) {
 			t.Errorf("capture after SIGKILL holds %d client messages, want all 50", len(texts))
 		}
 	})
+}
+
+// TestRecordSummaryMatchesLs: upgrades that were refused or could not
+// reach their upstream are connections of the capture, ended, and the
+// summary counts them as `wstap ls` lists them (issue 7).
+func TestRecordSummaryMatchesLs(t *testing.T) {
+	t.Setenv("WSTAP_HOME", t.TempDir())
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no entry", http.StatusForbidden)
+	}))
+	t.Cleanup(refusing.Close)
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close()
+
+	path := filepath.Join(t.TempDir(), "failed.wstap")
+	rec := startRecording(t, &recordOptions{listen: "127.0.0.1:0", output: path, maxBody: 1 << 20})
+	for _, tc := range []struct {
+		host string
+		want int
+	}{{strings.TrimPrefix(refusing.URL, "http://"), http.StatusForbidden}, {deadAddr, http.StatusBadGateway}} {
+		c, err := net.DialTimeout("tcp", rec.addr, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "GET ws://%s/chat HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", tc.host, tc.host)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != tc.want {
+			t.Fatalf("upgrade to %s: %v %v, want %d", tc.host, resp, err, tc.want)
+		}
+		c.Close()
+	}
+	summary := rec.stop(t)
+
+	r, err := capture.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	conns := r.Conns()
+	for _, cs := range conns {
+		if !cs.Ended {
+			t.Errorf("connection %d (%s, status %d) is not ended", cs.Conn, cs.URL, cs.Status)
+		}
+	}
+	var out, lsErr bytes.Buffer
+	if code := run([]string{"ls", path}, &out, &lsErr); code != 0 {
+		t.Fatalf("wstap ls: status %d: %s", code, lsErr.String())
+	}
+	if strings.Contains(out.String(), "open") {
+		t.Errorf("wstap ls shows a connection as open:\n%s", out.String())
+	}
+	if want := fmt.Sprintf("recorded %d WebSocket connection(s) (2 refused or failed), 0 message(s)", len(conns)); len(conns) != 2 || !strings.HasPrefix(summary, want) {
+		t.Errorf("summary %q with %d connections in the capture, want it to start %q", summary, len(conns), want)
+	}
+}
+
+// TestRecordHandshakeAsSent: wstap record serves the proxy through its
+// Listener, so the upgrade request goes upstream, and into the capture,
+// in the client's order and case (issue 7).
+func TestRecordHandshakeAsSent(t *testing.T) {
+	t.Setenv("WSTAP_HOME", t.TempDir())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	heads := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
+		var head string
+		for !strings.HasSuffix(head, "\r\n\r\n") {
+			line, err := br.ReadString('\n')
+			head += line
+			if err != nil {
+				break
+			}
+		}
+		heads <- head
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nCONNECTION: Upgrade\r\n\r\n")
+		io.Copy(io.Discard, br)
+	}()
+	path := filepath.Join(t.TempDir(), "raw.wstap")
+	rec := startRecording(t, &recordOptions{listen: "127.0.0.1:0", output: path, maxBody: 1 << 20, upstream: "ws://" + ln.Addr().String()})
+	c, err := net.DialTimeout("tcp", rec.addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET /raw HTTP/1.1\r\nuser-agent: raw\r\nhost: %s\r\nSEC-WEBSOCKET-KEY: dGhlIHNhbXBsZSBub25jZQ==\r\n"+
+		"sec-websocket-version: 13\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n", rec.addr)
+	resp := make([]byte, len("HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nCONNECTION: Upgrade\r\n\r\n"))
+	if _, err := io.ReadFull(c, resp); err != nil || !strings.Contains(string(resp), "CONNECTION: Upgrade") {
+		t.Errorf("client received %q (%v), want the server's 101 as sent", resp, err)
+	}
+	want := fmt.Sprintf("GET /raw HTTP/1.1\r\nuser-agent: raw\r\nhost: %s\r\nSEC-WEBSOCKET-KEY: dGhlIHNhbXBsZSBub25jZQ==\r\n"+
+		"sec-websocket-version: 13\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n", ln.Addr())
+	select {
+	case got := <-heads:
+		if got != want {
+			t.Errorf("upstream received %q, want %q", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the upstream received nothing")
+	}
+	c.Close()
+	rec.stop(t)
+	r, err := capture.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for rec, err := range r.Records(capture.Filter{}) {
+		if o, ok := rec.(*capture.ConnOpen); ok && err == nil {
+			if len(o.RequestHeaderList) != 6 || o.RequestHeaderList[1].Name != "host" || o.RequestHeaderList[0].Name != "user-agent" {
+				t.Errorf("RequestHeaderList %q, want the client's lines", o.RequestHeaderList)
+			}
+		}
+	}
 }
