@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -440,4 +441,415 @@ func TestPythonReaderForwardCompatible(t *testing.T) {
 	if exit != 1 || len(got) != 0 || !strings.Contains(stderr, "written by a newer wstap (format 2)") {
 		t.Errorf("script on a newer file: exit %d, %d lines, stderr %q; want 1, 0, a newer-format error", exit, len(got), stderr)
 	}
+}
+
+// pyRunArgs is pyRun with extra arguments before the path (--frames).
+func pyRunArgs(t *testing.T, py, path string, args ...string) (out, stderr string, exit int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, append(append([]string{pyScript}, args...), path)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("%s %s: %v", pyScript, path, ctx.Err())
+	case errors.As(err, &ee):
+		exit = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("run %s: %v", pyScript, err)
+	}
+	return o.String(), e.String(), exit
+}
+
+// goShow renders path as `wstap show --format jsonl [--frames]` does and
+// returns the output and, for each warning it would print, the part both
+// readers word alike: "damaged bytes A–B" or "tail at offset N".
+func goShow(t *testing.T, path string, frames bool) (string, []string) {
+	t.Helper()
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var buf bytes.Buffer
+	enc := NewJSONEncoder(&buf)
+	var marks []string
+	for rec, err := range r.Messages(Filter{}, AssembleOptions{Frames: frames}) {
+		var de *DamageError
+		var te *TailError
+		switch {
+		case errors.As(err, &de):
+			marks = append(marks, fmt.Sprintf("damaged bytes %d–%d (%d bytes)", de.Offset, de.End, de.End-de.Offset))
+			continue
+		case errors.As(err, &te):
+			marks = append(marks, fmt.Sprintf("tail at offset %d", te.Offset))
+			continue
+		case err != nil:
+			t.Fatal(err)
+		}
+		if err := enc.Encode(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.String(), marks
+}
+
+// pyMatchBytes checks that the script prints exactly wstap's bytes, with
+// and without --frames, and warns of the same damage, in the same order.
+func pyMatchBytes(t *testing.T, py, path string) {
+	t.Helper()
+	for _, frames := range []bool{false, true} {
+		want, marks := goShow(t, path, frames)
+		var args []string
+		if frames {
+			args = []string{"--frames"}
+		}
+		got, stderr, exit := pyRunArgs(t, py, path, args...)
+		if exit != 0 {
+			t.Errorf("frames=%v: script exited %d; stderr %q", frames, exit, stderr)
+		}
+		if got != want {
+			pyCompare(t, splitLines(got), splitLines(want))
+			t.Errorf("frames=%v: the script's output differs from wstap's bytes:\nscript %q\n wstap %q", frames, short(got), short(want))
+		}
+		warnings := splitLines(stderr)
+		if len(warnings) != len(marks) {
+			t.Errorf("frames=%v: script warned %q; wstap warns of %q", frames, warnings, marks)
+			continue
+		}
+		for i, m := range marks {
+			if !strings.Contains(warnings[i], m) {
+				t.Errorf("frames=%v: warning %d is %q, want one naming %q", frames, i+1, warnings[i], m)
+			}
+		}
+	}
+}
+
+func TestPythonReaderBytes(t *testing.T) {
+	py := pyInterpreter(t)
+	path := filepath.Join(t.TempDir(), "every.wstap")
+	if err := pyWrite(t, path, pyGroups()).Close(); err != nil {
+		t.Fatal(err)
+	}
+	pyMatchBytes(t, py, path)
+}
+
+// pyBuild assembles a capture by hand: a file header, then chunks and
+// checkpoints as a test wants them, right or wrong.
+type pyBuild struct {
+	b      []byte
+	seq    uint64
+	chunks []chunkEntry
+}
+
+func newPyBuild(t *testing.T) *pyBuild {
+	t.Helper()
+	hdr, err := appendFileHeader(nil, Header{Version: Version, Created: at(0), Tool: "test", FileID: make([]byte, 16)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pyBuild{b: hdr}
+}
+
+// encode returns the records as a chunk's CBOR sequence, times relative.
+func pyEncode(t *testing.T, recs []Record) ([]byte, int64) {
+	t.Helper()
+	var raw []byte
+	t0 := nanos(recs[0].At())
+	base := t0
+	for _, r := range recs {
+		var err error
+		if raw, err = appendRecord(raw, r, base); err != nil {
+			t.Fatal(err)
+		}
+		base = nanos(r.At())
+	}
+	return raw, t0
+}
+
+// chunk appends a chunk of raw records; nrec and seq0 are the header's.
+func (f *pyBuild) chunk(t *testing.T, raw []byte, t0 int64, nrec int, seq0 uint64) int64 {
+	t.Helper()
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := enc.EncodeAll(raw, nil)
+	enc.Close()
+	off := int64(len(f.b))
+	h := chunkHeader{clen: uint32(len(frame)), ulen: uint32(len(raw)), crc: crc32c(frame), nrec: uint32(nrec),
+		seq0: seq0, t0: t0, t1: t0}
+	f.b = append(h.append(f.b), frame...)
+	f.chunks = append(f.chunks, chunkEntry{Offset: off, CLen: h.clen, ULen: h.ulen, NRec: h.nrec, Seq0: seq0, T0: t0, T1: t0, Conns: []ConnID{}})
+	f.seq = seq0 + uint64(nrec)
+	return off
+}
+
+// recs appends a chunk holding recs, numbered on from the last chunk.
+func (f *pyBuild) recs(t *testing.T, recs ...Record) int64 {
+	raw, t0 := pyEncode(t, recs)
+	return f.chunk(t, raw, t0, len(recs), f.seq)
+}
+
+// checkpoint appends a checkpoint frame whose CRC holds over body.
+func (f *pyBuild) checkpoint(body []byte) int64 {
+	off := int64(len(f.b))
+	crc := binary.LittleEndian.AppendUint32(nil, crc32c(body))
+	f.b = appendSkippable(f.b, magicIndex, crc, body)
+	return off
+}
+
+// closeAt appends a final checkpoint of every chunk, and a footer that
+// points at cp (the final checkpoint itself when cp < 0).
+func (f *pyBuild) closeAt(t *testing.T, cp int64) {
+	t.Helper()
+	body, err := encMode.Marshal(checkpoint{Prev: -1, Seq: f.seq, Final: true, Chunks: f.chunks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := f.checkpoint(body)
+	if cp < 0 {
+		cp = off
+	}
+	f.b = appendSkippable(f.b, magicFooter, binary.LittleEndian.AppendUint64(nil, uint64(cp)), []byte(footerMagic))
+}
+
+func (f *pyBuild) write(t *testing.T, name string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, f.b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// pyConns are a connection's records split over three chunks, with a
+// message open across each boundary.
+func pyConns() [][]Record {
+	return [][]Record{
+		{&ConnOpen{Conn: 1, Time: at(0), URL: "ws://a.test/"},
+			&ConnOpen{Conn: 2, Time: at(0), URL: "ws://b.test/"},
+			&Chunk{Conn: 2, Time: at(1), Dir: ServerToClient, Opcode: OpText, First: true, Data: []byte("b1 ")},
+			&Chunk{Conn: 1, Time: at(1), Dir: ClientToServer, Opcode: OpBinary, First: true, Data: []byte("a1 ")}},
+		{&Chunk{Conn: 1, Time: at(2), Dir: ClientToServer, Opcode: OpBinary, Last: true, Data: []byte("a2")},
+			&Chunk{Conn: 1, Time: at(2), Dir: ServerToClient, Opcode: OpPong, First: true, Last: true, Dropped: true,
+				Data: []byte("hb"), Frame: &Frame{Fin: true, Opcode: OpPong, Length: 2}},
+			&Frame{Conn: 1, Time: at(3), Dir: ClientToServer, Opcode: OpText, Masked: true, Length: 1, Dropped: true},
+			&Chunk{Conn: 1, Time: at(3), Dir: ClientToServer, Opcode: OpText, First: true, Data: []byte("x"), Dropped: true},
+			&Close{Conn: 1, Time: at(4), Dir: ClientToServer, Code: 1000, Reason: "bye", Dropped: true}},
+		{&Chunk{Conn: 2, Time: at(5), Dir: ServerToClient, Opcode: OpText, Last: true, Data: []byte("b2")},
+			&End{Conn: 1, Time: at(6)},
+			&Event{Conn: 2, Time: at(7), Kind: EventNote, Detail: "last"}},
+	}
+}
+
+// TestPythonReaderEdgeCases builds files with the inconsistencies and the
+// damage of spec section 7.2 by hand; both readers must print the same.
+func TestPythonReaderEdgeCases(t *testing.T) {
+	py := pyInterpreter(t)
+	groups := pyConns()
+	whole := func(t *testing.T) *pyBuild {
+		f := newPyBuild(t)
+		for _, g := range groups {
+			f.recs(t, g...)
+		}
+		return f
+	}
+	verify := func(t *testing.T, path string, wantDamage ...string) {
+		t.Helper()
+		rep, err := VerifyFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, d := range rep.Damage {
+			got = append(got, d.Reason)
+		}
+		if rep.Tail != nil {
+			got = append(got, "torn tail: "+rep.Tail.Reason)
+		}
+		if len(got) != len(wantDamage) {
+			t.Fatalf("Verify found %q, want %d ranges like %q", got, len(wantDamage), wantDamage)
+		}
+		for i, w := range wantDamage {
+			if !strings.Contains(got[i], w) {
+				t.Errorf("Verify damage %d = %q, want it to say %q", i+1, got[i], w)
+			}
+		}
+	}
+
+	t.Run("intact", func(t *testing.T) {
+		f := whole(t)
+		f.closeAt(t, -1)
+		p := f.write(t, "intact.wstap")
+		verify(t, p)
+		pyMatchBytes(t, py, p)
+	})
+	t.Run("invalid UTF-8 in text strings", func(t *testing.T) {
+		// A writer must not store it (section 4.1), but a reader reads it.
+		f := newPyBuild(t)
+		f.recs(t, &ConnOpen{Conn: 1, Time: at(0), URL: "ws://a.test/\xff",
+			RequestHeaders:    http.Header{"X-\xe2\x82": {"v\xff\xfe"}, "X-\xc3\xa9": {"é"}, "X-\xff": {"1"}, "X-A": {"2"}},
+			RequestHeaderList: []HeaderField{{"X-\xff", "\xe2\x82c"}}, Redacted: []string{"X-\xff"}},
+			&Event{Conn: 1, Time: at(1), Kind: "no\xf0\x90\x80te", Detail: "a\xff\xfeb\xe2\x82c"},
+			&End{Conn: 1, Time: at(2), Error: "\xc0\xaf"})
+		// appendRecord makes text valid; put the invalid bytes back.
+		raw, t0 := pyEncode(t, []Record{&Event{Conn: 1, Time: at(3), Kind: "note", Detail: "a\x01\x01b\x01\x01c"}})
+		raw = bytes.Replace(raw, []byte("a\x01\x01b\x01\x01c"), []byte("a\xff\xfeb\xe2\x82c"), 1)
+		f.chunk(t, raw, t0, 1, f.seq)
+		p := f.write(t, "utf8.wstap")
+		want, _ := goShow(t, p, false)
+		if !strings.Contains(want, `a\ufffd\ufffdb\ufffd\ufffdc`) {
+			t.Errorf("wstap printed %q, want each invalid byte as \\ufffd", want)
+		}
+		pyMatchBytes(t, py, p)
+	})
+	t.Run("invalid UTF-8 in text strings, stored", func(t *testing.T) {
+		f := newPyBuild(t)
+		raw, t0 := pyEncode(t, []Record{
+			&ConnOpen{Conn: 1, Time: at(0), URL: "ws://a.test/", RequestHeaders: http.Header{"X-1": {"v1"}, "X-2": {"w"}}},
+			&Event{Conn: 1, Time: at(1), Kind: "note", Detail: "d1"},
+			&End{Conn: 1, Time: at(2), Error: "e1"}})
+		for _, r := range [][2]string{{"X-1", "X-\xff"}, {"v1", "v\xfe"}, {"d1", "\xe2\x82"}, {"e1", "\xc0\xaf"}} { // same lengths
+			raw = bytes.Replace(raw, []byte(r[0]), []byte(r[1]), 1)
+		}
+		f.chunk(t, raw, t0, 3, 0)
+		p := f.write(t, "utf8raw.wstap")
+		pyMatchBytes(t, py, p)
+	})
+	t.Run("record count disagrees with nrec", func(t *testing.T) {
+		f := newPyBuild(t)
+		for i, g := range groups {
+			raw, t0 := pyEncode(t, g)
+			n := len(g)
+			if i == 1 {
+				n += 2 // the header claims two records more
+			}
+			f.chunk(t, raw, t0, n, f.seq)
+		}
+		p := f.write(t, "nrec.wstap")
+		verify(t, p, "holds 5 records, its header says 7")
+		pyMatchBytes(t, py, p)
+	})
+	t.Run("gap and step back in seq0", func(t *testing.T) {
+		f := newPyBuild(t)
+		raw, t0 := pyEncode(t, groups[0])
+		f.chunk(t, raw, t0, len(groups[0]), 0)
+		raw, t0 = pyEncode(t, groups[1])
+		f.chunk(t, raw, t0, len(groups[1]), 10) // records 4–9 missing
+		raw, t0 = pyEncode(t, groups[2])
+		f.chunk(t, raw, t0, len(groups[2]), 3) // back
+		f.closeAt(t, -1)
+		p := f.write(t, "gap.wstap")
+		verify(t, p, "records 4–9 are missing", "goes back")
+		pyMatchBytes(t, py, p)
+	})
+	t.Run("checkpoint that does not decode", func(t *testing.T) {
+		f := newPyBuild(t)
+		f.recs(t, groups[0]...)
+		f.checkpoint([]byte{0xa1, 0x64, 'p', 'r', 'e', 'v'}) // a map cut short; its CRC holds
+		f.recs(t, groups[1]...)
+		f.checkpoint([]byte{0x83, 1, 2, 3}) // not a map
+		f.recs(t, groups[2]...)
+		p := f.write(t, "badcp.wstap")
+		verify(t, p, "checkpoint does not decode", "checkpoint does not decode")
+		pyMatchBytes(t, py, p)
+		// The listing comes from the chunks, as for an intact file.
+		r, err := Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		good := whole(t)
+		gp := good.write(t, "good.wstap")
+		rg, err := Open(gp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rg.Close()
+		if got, want := r.Conns(), rg.Conns(); !reflect.DeepEqual(got, want) {
+			t.Errorf("summaries past a bad checkpoint = %+v, want %+v", got, want)
+		}
+	})
+	t.Run("footer pointing elsewhere", func(t *testing.T) {
+		f := whole(t)
+		f.closeAt(t, f.chunks[1].Offset) // a chunk, not a checkpoint
+		p := f.write(t, "footer.wstap")
+		r, err := Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := r.Damage(); len(d) != 0 || r.Tail() != nil || !r.Complete() {
+			t.Errorf("Open: damage %v, tail %v, complete %v; want none, none, true", d, r.Tail(), r.Complete())
+		}
+		r.Close()
+		verify(t, p, "checkpoint chain does not hold")
+		pyMatchBytes(t, py, p)
+	})
+	t.Run("indefinite length", func(t *testing.T) {
+		f := newPyBuild(t)
+		f.recs(t, groups[0]...)
+		raw, t0 := pyEncode(t, groups[1])
+		raw[0] = 0x9f // the first record's array head: indefinite length
+		f.chunk(t, append(raw, 0xff), t0, len(groups[1]), f.seq)
+		f.recs(t, groups[2]...)
+		p := f.write(t, "indef.wstap")
+		verify(t, p, "malformed CBOR")
+		pyMatchBytes(t, py, p)
+	})
+	t.Run("bad chunk at the end", func(t *testing.T) {
+		// Its header holds, its data does not, and nothing good follows:
+		// the torn tail, at its offset, even with garbage after it.
+		for _, garbage := range [][]byte{nil, []byte("garbage after it")} {
+			f := whole(t)
+			last := f.chunks[len(f.chunks)-1]
+			f.b[last.Offset+frameHeadSize+chunkHeaderSize+int64(last.CLen)-1] ^= 0x40
+			f.b = append(f.b, garbage...)
+			p := f.write(t, "badlast.wstap")
+			_, marks := goShow(t, p, false)
+			if want := fmt.Sprintf("tail at offset %d", last.Offset); !slices.Equal(marks, []string{want}) {
+				t.Errorf("wstap warned %q, want %q", marks, want)
+			}
+			pyMatchBytes(t, py, p)
+		}
+	})
+	t.Run("bad chunk before a checkpoint", func(t *testing.T) {
+		f := whole(t)
+		last := f.chunks[len(f.chunks)-1]
+		f.b[last.Offset+frameHeadSize+chunkHeaderSize+int64(last.CLen)-1] ^= 0x40
+		f.closeAt(t, -1)
+		p := f.write(t, "badlastcp.wstap")
+		verify(t, p, "chunk checksum mismatch")
+		pyMatchBytes(t, py, p)
+	})
+	t.Run("garbage between chunks", func(t *testing.T) {
+		f := newPyBuild(t)
+		f.recs(t, groups[0]...)
+		f.b = append(f.b, bytes.Repeat([]byte{0x51, 0x2a, 0x4d, 0x18, 0}, 20)...) // false magics
+		f.recs(t, groups[1]...)
+		f.b = append(f.b, make([]byte, 100)...)
+		f.recs(t, groups[2]...)
+		p := f.write(t, "garbage.wstap")
+		verify(t, p, "runs past the end of the file", "zero-filled bytes")
+		pyMatchBytes(t, py, p)
+	})
+}
+
+// TestPythonReaderWorkedExample: on the test vector of the spec's
+// section 12 (see TestWorkedExample), the script prints wstap's bytes,
+// with --frames too.
+func TestPythonReaderWorkedExample(t *testing.T) {
+	py := pyInterpreter(t)
+	data, _ := workedExample(t)
+	p := filepath.Join(t.TempDir(), "worked.wstap")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := goShow(t, p, true); !strings.Contains(got, `{"type":"frame","conn":1,"from":"client","time":"2026-11-26T12:00:00.001Z","fin":true,"rsv":0,"opcode":"text","masked":true,"length":2}`) {
+		t.Errorf("wstap --frames prints\n%s\nwant the folded frame of section 12", got)
+	}
+	pyMatchBytes(t, py, p)
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Print a wstap capture as JSON lines, as `wstap show --format jsonl` does.
 
-Usage: read_capture.py FILE
+Usage: read_capture.py [--frames] FILE
 
 A reference reader for the format in docs/capture-format.md. It needs only
 the standard library plus `zstandard` and `cbor2` (Debian: python3-zstandard,
@@ -12,9 +12,11 @@ passed over as the spec's section 7.2 says (resynchronising on the next
 good frame) with a warning on stderr; at a torn or corrupt tail it prints
 what came before, warns on stderr and exits 0.
 
-The output matches wstap's own (capture/jsonl.go, message.go's Assemble):
-same records, same keys in the same order, same values. Frame records are
-left out, as wstap does by default.
+The output is byte for byte what `wstap show --format jsonl` prints
+(capture/jsonl.go, message.go's Assemble): same records, same keys in the
+same order, same values, same escapes. Frame records are left out, as wstap
+does by default; with --frames they are printed as "frame" objects, as
+`wstap show --format jsonl --frames` does.
 """
 
 import base64
@@ -51,8 +53,9 @@ FIELDS = {
 }
 FIRST, LAST, COMPRESSED, TRUNCATED, DROPPED = 1, 2, 4, 8, 512  # chunk flags
 # Chunk flags 16 (Frame), 32 (Masked) and 64-256 (RSV) hold the facts of the
-# one frame that carried a whole message. This script prints no frames, so it
-# ignores them, as it ignores the reserved bits from 1024 up.
+# one frame that carried a whole message; decode_records turns them into the
+# frame record they stand for. The reserved bits from 1024 up are ignored.
+FRAME_FLAG, MASKED = 16, 32
 
 
 # CRC-32C (Castagnoli), as in iSCSI and ext4: reflected polynomial 0x82F63B78.
@@ -98,11 +101,12 @@ class Damage:
 
 
 class Bad(Exception):
-    """A bad frame; trusted_end is where it ends when its extent holds."""
+    """A bad frame; trusted_end is where it ends when its extent holds.
+    chunk says it is a chunk whose header holds but whose data does not."""
 
-    def __init__(self, reason, trusted_end=None):
+    def __init__(self, reason, trusted_end=None, chunk=False):
         super().__init__(reason)
-        self.reason, self.trusted_end = reason, trusted_end
+        self.reason, self.trusted_end, self.chunk = reason, trusted_end, chunk
 
 
 def read_exact(f, offset, n):
@@ -139,25 +143,42 @@ def records(f, size):
 
     Walks the frames after the file header. At a bad frame it looks for the
     next good one (section 7.2) and yields a Damage for the bytes between;
-    when none follows, it raises TornTail at the bad frame. A chunk's
-    records are all decoded before the first is yielded.
+    when none follows, it raises TornTail at the bad frame. A chunk whose
+    header holds but whose data does not is damaged over its own extent;
+    but when no good frame follows it, it is the torn tail itself, and so is
+    reported at its offset (the damage held back after it is dropped). A
+    chunk's records are all decoded before the first is yielded.
     """
     off = read_header(f)
     final = False
+    held = []  # damage after a bad chunk that may turn out to be the torn tail
+    tail = None  # (offset, reason) of that chunk
     while off < size:
         if final:
-            raise TornTail(off, "data after the footer")
+            raise TornTail(*(tail or (off, "data after the footer")))
         try:
             recs, nxt, final = frame_at(f, size, off)
         except Bad as e:
+            if e.chunk:  # its header is a good frame: what came before is damage, not the tail
+                yield from held
+                held, tail = [Damage(off, e.trusted_end, e.reason)], (off, e.reason)
+                off = e.trusted_end
+                continue
             good = e.trusted_end if e.trusted_end is not None else resync(f, size, off + 1)
             if good is None:
-                raise TornTail(off, e.reason) from None
-            yield Damage(off, good, e.reason)
+                raise TornTail(*(tail or (off, e.reason))) from None
+            if tail:
+                held.append(Damage(off, good, e.reason))
+            else:
+                yield Damage(off, good, e.reason)
             off = good
             continue
+        yield from held
+        held, tail = [], None
         yield from recs
         off = nxt
+    if tail:
+        raise TornTail(*tail)
 
 
 def frame_at(f, size, off):
@@ -186,26 +207,27 @@ def frame_at(f, size, off):
         end = nxt + clen  # the header holds: so does the chunk's extent
         frame = read_exact(f, nxt, clen)
         if crc32c(frame) != crc:
-            raise Bad("chunk checksum mismatch", end)
+            raise Bad("chunk checksum mismatch", end, True)
         try:  # read at most ulen + 1 bytes: a damaged frame cannot blow up
             raw = zstandard.ZstdDecompressor().stream_reader(frame).read(ulen + 1)
         except zstandard.ZstdError as e:
-            raise Bad(f"chunk does not decompress: {e}", end) from None
+            raise Bad(f"chunk does not decompress: {e}", end, True) from None
         if len(raw) != ulen:
-            raise Bad(f"chunk decompressed to {len(raw)} bytes, header says {ulen}", end)
+            raise Bad(f"chunk decompressed to {len(raw)} bytes, header says {ulen}", end, True)
         try:
             recs = decode_records(raw, t0)
         except (ValueError, cbor2.CBORDecodeError) as e:
-            raise Bad(f"bad record in chunk: {e}", end) from None
+            raise Bad(f"bad record in chunk: {e}", end, True) from None
         return recs, end, False
     if magic == MAGIC_INDEX:
         p = read_exact(f, off + 8, n) if 4 <= n <= MAX_FRAME else b""
         if not p or crc32c(p[4:]) != struct.unpack_from("<I", p)[0]:
             raise Bad("checkpoint checksum mismatch")
         try:
-            if not isinstance(cbor2.loads(p[4:]), dict):
-                raise ValueError("not a map")
+            check_checkpoint(p[4:])
         except (ValueError, cbor2.CBORDecodeError) as e:
+            # Its extent holds (the CRC over its body did), so reading goes
+            # on after it. wstap then builds its listing from the chunks.
             raise Bad(f"checkpoint does not decode: {e}", nxt) from None
         return [], nxt, False
     if magic == MAGIC_FOOTER:
@@ -251,14 +273,83 @@ def resync(f, size, start):
             pass
 
 
+BADTEXT = 0xDEAD  # a tag no capture uses; see fix_text
+
+
+def fix_text(raw):
+    """Check a CBOR sequence as wstap's reader does and prepare it for cbor2.
+
+    wstap rejects indefinite lengths (and the reserved additional
+    information 28-30), so this does too. A text string that is not valid
+    UTF-8 (which a writer must not produce, but wstap reads) becomes a byte
+    string under tag BADTEXT, which decode() turns into a str whose invalid
+    bytes are U+DC80-U+DCFF ("surrogateescape"): cbor2 would refuse it or
+    replace it differently from Go. dumps() prints each such byte as
+    \\ufffd, as Go's encoding/json does.
+    """
+    n, i, todo = len(raw), 0, 0
+    bad = []
+    while i < n or todo:
+        if i >= n:
+            raise ValueError("truncated CBOR item")
+        head = i
+        major, info = raw[i] >> 5, raw[i] & 31
+        i += 1
+        if info < 24:
+            arg = info
+        elif info <= 27:
+            k = 1 << (info - 24)
+            if n - i < k:
+                raise ValueError("truncated CBOR item")
+            arg, i = int.from_bytes(raw[i:i + k], "big"), i + k
+        else:
+            raise ValueError("indefinite length or reserved CBOR head")
+        todo = max(todo - 1, 0)
+        if major in (2, 3):
+            if arg > n - i:
+                raise ValueError("CBOR string runs past the chunk")
+            if major == 3:
+                try:
+                    raw[i:i + arg].decode("utf-8")
+                except UnicodeDecodeError:
+                    bad.append((head, i, arg))
+            i += arg
+        elif major == 4:
+            todo += arg
+        elif major == 5:
+            todo += 2 * arg
+        elif major == 6:
+            todo += 1
+    if not bad:
+        return raw
+    out, last = bytearray(), 0
+    for head, start, length in bad:
+        out += raw[last:head] + bytes([0xD9, BADTEXT >> 8, BADTEXT & 0xFF, raw[head] - 0x20])
+        out += raw[head + 1:start + length]
+        last = start + length
+    return bytes(out + raw[last:])
+
+
+def tag_hook(_decoder, tag):
+    if tag.tag == BADTEXT and isinstance(tag.value, bytes):
+        return tag.value.decode("utf-8", "surrogateescape")
+    return tag
+
+
 def decode_records(raw, t0):
     """Decode a chunk's CBOR sequence (RFC 8742) into record lists, with
     times made absolute. Each record stores its time as the difference from
     the previous record's time (the first from the chunk header's t0), so
     the time is a running sum: t0 + delta_1 + ... + delta_i, in wrapping i64
-    arithmetic. Records of kinds skipped here count in the sum too."""
+    arithmetic. Records of kinds skipped here count in the sum too.
+
+    A frame record comes out as [2, conn, time, dir, fin, rsv, opcode,
+    masked, length, dropped]; a chunk record whose flag Frame (16) says it
+    carries its frame's facts is preceded by the frame record they stand
+    for (section 4.3), which has no sequence number of its own."""
+    raw = fix_text(raw)
     fp = io.BytesIO(raw)
-    dec = cbor2.CBORDecoder(fp)
+    dec = cbor2.CBORDecoder(fp, tag_hook=tag_hook)
     records = []
     prev = t0  # the previous record's time
     while fp.tell() < len(raw):
@@ -273,11 +364,113 @@ def decode_records(raw, t0):
         need = 3 + len(types)
         if len(rec) < need or not all(has_type(x, t) for x, t in zip(rec[3:], types)):
             raise ValueError(f"malformed record of kind {rec[0]}")
-        out = rec[:need]  # elements a newer format appended are skipped, but for
-        if rec[0] in (FRAME, CLOSE):  # the optional "dropped" of frames and closes
-            out.append(len(rec) > need and rec[need] is True)
+        kind, out = rec[0], rec[:need]  # elements a newer format appended are skipped
+        if kind in (FRAME, CHUNK) and not (0 <= out[3] <= 255 and 0 <= out[4] <= 255):
+            raise ValueError(f"malformed record of kind {kind}")
+        if kind in (FRAME, CLOSE):  # but for the optional "dropped" of frames and closes
+            if len(rec) > need and not isinstance(rec[need], bool):
+                raise ValueError(f"malformed record of kind {kind}")
+            out.append(len(rec) > need and rec[need])
+        if kind == CLOSE and out[3] > 255:
+            raise ValueError("malformed record of kind 4")
+        if kind == FRAME:
+            _, conn, t, d, b0, masked, length, dropped = out
+            if not I64_MIN <= length <= I64_MAX:
+                raise ValueError("malformed record of kind 2")
+            out = [FRAME, conn, t, d, bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0xF, masked, length, dropped]
+        elif kind == CHUNK and out[5] & FRAME_FLAG:
+            _, conn, t, d, op, flags, data = out
+            records.append([FRAME, conn, t, d, True, (flags >> 6) & 7, op, bool(flags & MASKED), len(data),
+                            bool(flags & DROPPED)])
+        elif kind in (OPEN, HTTP):
+            out[3] = conform(out[3], OPEN_MAP if kind == OPEN else HTTP_MAP)
         records.append(out)
     return records
+
+
+# The maps of open and http records as wstap's reader decodes them (Go
+# structs, capture/codec.go): a known key of the wrong type makes the record
+# one that does not decode; null stands for the key's zero value; unknown
+# keys are ignored.
+HEADERS, STRS, PAIRS, TLS, CHAIN, TIME = "headers", "strs", "pairs", "tls", "chain", "time"
+OPEN_MAP = {"url": str, "mode": str, "client_addr": str, "server_addr": str,
+            "request_headers": HEADERS, "response_headers": HEADERS, "status": int,
+            "subprotocol": str, "extensions": str, "response_body": bytes,
+            "client_tls": TLS, "server_tls": TLS, "request_header_list": PAIRS,
+            "response_header_list": PAIRS, "redacted": STRS}
+HTTP_MAP = {"method": str, "url": str, "status": int, "request_headers": HEADERS,
+            "response_headers": HEADERS, "request_body": bytes, "response_body": bytes,
+            "request_size": int, "response_size": int, "duration_ns": int, "error": str,
+            "client_addr": str, "redacted": STRS}
+TLS_MAP = {"version": str, "cipher": str, "alpn": str, "sni": str, "chain": CHAIN, "verified": str}
+CERT_MAP = {"subject": str, "issuer": str, "not_after": TIME}
+ZEROS = {str: "", int: 0, bytes: b""}
+RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)\Z")
+
+
+def conform(v, t):
+    """Return v as wstap's reader holds a value of type t, or raise ValueError."""
+    if isinstance(t, dict):
+        if not isinstance(v, dict):
+            raise ValueError("a record map is not a map")
+        return {k: conform(v.get(k), kt) for k, kt in t.items()}
+    if v is None:
+        return ZEROS.get(t)
+    if t in (str, bytes) and isinstance(v, t) or t is int and is_int(v) and I64_MIN <= v <= I64_MAX:
+        return v
+    if t == TLS:
+        return conform(v, TLS_MAP)
+    if t == TIME and isinstance(v, str):
+        return go_time(v)
+    if isinstance(v, list) and t in (STRS, PAIRS, CHAIN):
+        if t == STRS:
+            return [conform(x, str) for x in v]
+        if t == CHAIN:
+            return [conform(x, CERT_MAP) for x in v]
+        if all(isinstance(p, list) and len(p) == 2 for p in v):
+            return [[conform(n, str), conform(x, str)] for n, x in v]
+    if t == HEADERS and isinstance(v, dict) and all(isinstance(k, str) for k in v):
+        return {k: None if x is None else conform(x, STRS) for k, x in v.items()}
+    raise ValueError(f"a record map value is not of type {getattr(t, '__name__', t)}")
+
+
+def go_time(s):
+    """Normalise an RFC 3339 text as Go's time.Parse and RFC3339Nano format
+    do: fraction digits without trailing zeros, offset 0 as "Z"."""
+    m = RFC3339.match(s)
+    if not m:
+        raise ValueError(f"not an RFC 3339 time: {s!r}")
+    y, mo, d, h, mi, sec, frac, zone = m.groups()
+    datetime.datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec))  # range check
+    if zone != "Z" and (int(zone[1:3]) > 23 or int(zone[4:]) > 59):
+        raise ValueError(f"not an RFC 3339 time: {s!r}")
+    frac = (frac or "").rstrip("0")
+    if zone in ("+00:00", "-00:00"):
+        zone = "Z"
+    return f"{y}-{mo}-{d}T{h}:{mi}:{sec}" + ("." + frac if frac else "") + zone
+
+
+def check_checkpoint(body):
+    """Raise ValueError when a checkpoint's CBOR does not decode as wstap's
+    does (capture/index.go: a map whose known keys have the right types)."""
+    fp = io.BytesIO(body)
+    cp = cbor2.CBORDecoder(fp, str_errors="replace").decode()
+    if fp.tell() != len(body):
+        raise ValueError("extraneous data after the checkpoint map")
+    if not isinstance(cp, dict):
+        raise ValueError("not a map")
+    for k, ok in (("prev", is_int), ("seq", lambda v: is_int(v) and v >= 0), ("final", lambda v: isinstance(v, bool))):
+        if cp.get(k) is not None and not ok(cp[k]):
+            raise ValueError(f"checkpoint {k} of the wrong type")
+    for k in ("chunks", "conns", "http"):
+        if cp.get(k) is not None and not isinstance(cp[k], list):
+            raise ValueError(f"checkpoint {k} is not an array")
+    for e in cp.get("chunks") or []:
+        if not (isinstance(e, list) and len(e) == 8 and all(x is None or is_int(x) for x in e[:7])
+                and (e[7] is None or isinstance(e[7], list) and all(is_int(c) and c >= 0 for c in e[7]))):
+            raise ValueError("checkpoint chunk entry is not [offset, clen, ulen, nrec, seq0, t0, t1, [conns]]")
+    if not all(isinstance(x, dict) for x in (cp.get("conns") or []) + (cp.get("http") or [])):
+        raise ValueError("checkpoint summary is not a map")
 
 
 def wrap_i64(n):
@@ -336,7 +529,10 @@ def text_or_base64(b):
 
 
 def headers(h):
-    return dict(sorted(h.items())) if h else None
+    """A header map with its names sorted by their bytes, as Go's
+    encoding/json sorts map keys (invalid bytes, held as U+DC80-U+DCFF,
+    sort as the bytes they stand for)."""
+    return dict(sorted(h.items(), key=lambda kv: kv[0].encode("utf-8", "surrogateescape"))) if h else None
 
 
 def tls(t):
@@ -426,8 +622,9 @@ class Message:
         return out
 
 
-def render(records):
-    """Yield JSON objects for a record stream, joining chunks into messages.
+def render(records, frames=False):
+    """Yield JSON objects for a record stream, joining chunks into messages,
+    and with frames the frame records too, in file order.
 
     A message is the chunks from First to Last of one (conn, direction,
     control?) key. A message still open when its connection's End arrives,
@@ -486,7 +683,13 @@ def render(records):
                 if err:
                     out["error"] = err
                 yield out
-            # FRAME records (wire facts) are not printed.
+            elif kind == FRAME and frames:
+                _, conn, t, d, fin, rsv, op, masked, length, dropped = rec
+                out = {"type": "frame", "conn": conn, "from": sender(d), "time": rfc3339(t), "fin": fin,
+                       "rsv": rsv, "opcode": opcode_name(op), "masked": masked, "length": length}
+                if dropped:
+                    out["dropped"] = True
+                yield out
     except TornTail:
         yield from flush(0)
         raise
@@ -495,19 +698,22 @@ def render(records):
 
 def dumps(obj):
     s = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-    # Go's encoding/json also escapes U+2028 and U+2029.
-    return s.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    # Go's encoding/json also escapes U+2028 and U+2029, and prints each
+    # invalid byte of a string (here U+DC80-U+DCFF, see fix_text) as \ufffd.
+    s = s.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return re.sub("[\udc80-\udcff]", lambda _: "\\ufffd", s)
 
 
 def main(argv):
-    if len(argv) != 2:
-        print("usage: read_capture.py FILE", file=sys.stderr)
+    frames = "--frames" in argv[1:2]
+    if len(argv) != 2 + frames:
+        print("usage: read_capture.py [--frames] FILE", file=sys.stderr)
         return 2
-    path, out = argv[1], sys.stdout.buffer
+    path, out = argv[-1], sys.stdout.buffer
     try:
         with open(path, "rb") as f:
             size = f.seek(0, io.SEEK_END)
-            for obj in render(records(f, size)):
+            for obj in render(records(f, size), frames):
                 if isinstance(obj, Damage):
                     out.flush()
                     print(f"read_capture.py: warning: {path}: {obj}", file=sys.stderr)
