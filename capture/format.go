@@ -75,11 +75,17 @@ type DamageError struct {
 	Reason string // what was wrong
 }
 
-func (e *DamageError) Error() string {
+func (e *DamageError) Error() string { return "capture: " + e.Describe() + "; reading on" }
+
+// Describe says where the damage is and what is wrong, in the words of
+// Error without the package prefix and the "reading on": "damaged bytes
+// A–B (N bytes): REASON", or "damage at offset A: REASON" for damage with
+// no extent of its own.
+func (e *DamageError) Describe() string {
 	if e.End <= e.Offset {
-		return fmt.Sprintf("capture: damage at offset %d: %s; reading on", e.Offset, e.Reason)
+		return fmt.Sprintf("damage at offset %d: %s", e.Offset, e.Reason)
 	}
-	return fmt.Sprintf("capture: damaged bytes %d–%d (%d bytes): %s; reading on", e.Offset, e.End, e.End-e.Offset, e.Reason)
+	return fmt.Sprintf("damaged bytes %d–%d (%d bytes): %s", e.Offset, e.End, e.End-e.Offset, e.Reason)
 }
 
 // Is reports whether target is ErrDamaged.

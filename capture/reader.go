@@ -10,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -395,22 +394,23 @@ func (r *Reader) chunkAt(off int64) (int, bool) {
 func (r *Reader) scan() {
 	r.tail = nil
 	for off := r.scanned; off < r.size; {
-		next, reason, trusted := r.hop(off)
+		next, bad, trusted := r.hop(off)
+		var rerr *readError
 		switch {
-		case reason == "":
+		case bad == nil:
 			r.lastFrame = off
 		case trusted: // a frame whose extent is known, but whose contents are bad
-			r.addDamage(&DamageError{Offset: off, End: next, Reason: reason})
+			r.addDamage(&DamageError{Offset: off, End: next, Reason: bad.Error()})
 		default:
 			good := int64(-1)
-			if !r.final && !strings.HasPrefix(reason, readFailed) { // the file may be fine; the reading is not
+			if !r.final && !errors.As(bad, &rerr) { // the file may be fine; the reading is not
 				good = r.resync(off + 1)
 			}
 			if good < 0 {
-				r.tail = &TailError{Offset: off, Reason: reason}
+				r.tail = &TailError{Offset: off, Reason: bad.Error()}
 				return
 			}
-			r.addDamage(&DamageError{Offset: off, End: good, Reason: reason})
+			r.addDamage(&DamageError{Offset: off, End: good, Reason: bad.Error()})
 			next = good
 		}
 		r.scanned, off = next, next
@@ -422,42 +422,43 @@ func (r *Reader) scan() {
 }
 
 // hop checks the frame at off and indexes it. It returns the offset after
-// the frame, or why the frame is bad; trusted says the frame's extent (the
-// returned offset) holds although its contents are bad.
-func (r *Reader) hop(off int64) (next int64, reason string, trusted bool) {
+// the frame, or why the frame is bad (a *readError when it could not be
+// read); trusted says the frame's extent (the returned offset) holds
+// although its contents are bad.
+func (r *Reader) hop(off int64) (next int64, bad error, trusted bool) {
 	if r.final {
-		return 0, "data after the footer", false
+		return 0, errors.New("data after the footer"), false
 	}
 	if r.size-off < frameHeadSize {
-		return 0, fmt.Sprintf("short frame header (%d bytes)", r.size-off), false
+		return 0, fmt.Errorf("short frame header (%d bytes)", r.size-off), false
 	}
 	head, err := r.readAt(frameHeadSize, off)
 	if err != nil {
-		return 0, readFailed + err.Error(), false
+		return 0, &readError{"read", err}, false
 	}
 	magic, n := binary.LittleEndian.Uint32(head), int64(binary.LittleEndian.Uint32(head[4:]))
 	switch {
 	case magic == 0 && n == 0:
-		return 0, "zero-filled bytes", false
+		return 0, errors.New("zero-filled bytes"), false
 	case magic&magicSkipMask != magicFileHeader:
-		return 0, fmt.Sprintf("unknown frame magic %#08x", magic), false
+		return 0, fmt.Errorf("unknown frame magic %#08x", magic), false
 	case off+frameHeadSize+n > r.size:
-		return 0, fmt.Sprintf("frame of %d bytes runs past the end of the file", n), false
+		return 0, fmt.Errorf("frame of %d bytes runs past the end of the file", n), false
 	}
 	next = off + frameHeadSize + n
 	switch magic {
 	case magicChunk:
 		p, err := r.readAt(int(min(n, chunkHeaderSize+1)), off+frameHeadSize)
 		if err != nil {
-			return 0, readFailed + err.Error(), false
+			return 0, &readError{"read", err}, false
 		}
 		h, ok := parseChunkHeader(p)
 		if !ok {
-			return 0, "chunk header checksum mismatch", false
+			return 0, errors.New("chunk header checksum mismatch"), false
 		}
 		next += int64(h.clen)
 		if next > r.size {
-			return 0, fmt.Sprintf("chunk of %d bytes runs past the end of the file", h.clen), false
+			return 0, fmt.Errorf("chunk of %d bytes runs past the end of the file", h.clen), false
 		}
 		r.chunks = append(r.chunks, chunkEntry{Offset: off, CLen: h.clen, ULen: h.ulen, NRec: h.nrec,
 			Seq0: h.seq0, T0: h.t0, T1: h.t1})
@@ -465,34 +466,33 @@ func (r *Reader) hop(off int64) (next int64, reason string, trusted bool) {
 		cp, end, err := r.readCheckpoint(off)
 		if errors.Is(err, errCheckpointBody) {
 			r.rebuild = true
-			return end, err.Error(), true
+			return end, err, true
 		}
 		if err != nil {
-			return 0, err.Error(), false
+			return 0, err, false
 		}
 		r.applyCheckpoint(cp, false)
 		r.covered = len(r.chunks)
 	case magicFooter:
 		if n != footerSize {
-			return 0, fmt.Sprintf("footer of %d bytes", n), false
+			return 0, fmt.Errorf("footer of %d bytes", n), false
 		}
 		r.final = true
 	case magicFileHeader:
-		return 0, "a second file header", false
+		return 0, errors.New("a second file header"), false
 	}
-	return next, "", false
+	return next, nil, false
 }
 
-// readFailed starts the reason of a frame that could not be read (an I/O
-// error, not damage): the walk stops there.
-const readFailed = "read: "
+// readError is an I/O error while reading a frame (op "read") or a chunk
+// ("read chunk"): not damage, so reading stops there, as at a torn tail.
+type readError struct {
+	op  string
+	err error
+}
 
-// errReadChunk marks an I/O error while reading a chunk: not damage, so
-// reading stops there, as at a torn tail.
-type errReadChunk struct{ err error }
-
-func (e *errReadChunk) Error() string { return "read chunk: " + e.err.Error() }
-func (e *errReadChunk) Unwrap() error { return e.err }
+func (e *readError) Error() string { return e.op + ": " + e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
 
 // resyncWindow is how much of the file resync reads at a time.
 const resyncWindow = 1 << 20
@@ -586,7 +586,7 @@ func (r *Reader) markBad(e *chunkEntry, err error) *DamageError {
 }
 
 func (r *Reader) markBadLocked(e *chunkEntry, err error) *DamageError {
-	var rerr *errReadChunk
+	var rerr *readError
 	i, ok := r.chunkAt(e.Offset)
 	if ok && (errors.As(err, &rerr) || i == len(r.chunks)-1 && !r.final && e.Offset == r.lastFrame) {
 		r.tail = &TailError{Offset: e.Offset, Reason: err.Error()}
@@ -618,7 +618,7 @@ func (r *Reader) foldUncovered() {
 			continue
 		}
 		cur.scratch.reset()
-		n, unknown, err := r.decodeChunk(e, r.size, cur, &cur.scratch)
+		unknown, err := r.decodeChunk(e, r.size, cur, &cur.scratch)
 		if err != nil {
 			if r.markBadLocked(e, err) == nil { // the torn tail: the chunks end here
 				return
@@ -629,7 +629,7 @@ func (r *Reader) foldUncovered() {
 		r.noteUnknown(e.Offset, unknown)
 		conns := []ConnID{}
 		prev := ConnID(0)
-		for k, rec := range cur.recs[:n] {
+		for k, rec := range cur.recs {
 			if c := rec.ConnID(); k == 0 || c != prev {
 				if j, ok := slices.BinarySearch(conns, c); !ok {
 					conns = slices.Insert(conns, j, c)
@@ -682,42 +682,42 @@ func (r *Reader) cursor() *cursor {
 
 // decodeChunk reads, verifies and decodes one chunk's records into
 // cur.recs (and their positions into cur.pos), taking them from a. It
-// returns the number of records and of records of unknown kinds stepped
-// over. It touches no shared state of r.
-func (r *Reader) decodeChunk(e *chunkEntry, size int64, cur *cursor, a *recAlloc) (int, int, error) {
+// returns the number of records of unknown kinds stepped over. It touches
+// no shared state of r.
+func (r *Reader) decodeChunk(e *chunkEntry, size int64, cur *cursor, a *recAlloc) (int, error) {
 	cur.recs, cur.pos = cur.recs[:0], cur.pos[:0]
 	// The skippable frame's head, the chunk header (it carries the CRC,
 	// which the index does not keep) and the frame, in one read. A damaged
 	// index must not size the buffer.
 	if e.CLen > maxFrameLen || e.Offset < 0 || chunkEnd(e) > size {
-		return 0, 0, errors.New("chunk outside the file")
+		return 0, errors.New("chunk outside the file")
 	}
 	n := frameHeadSize + chunkHeaderSize + int(e.CLen)
 	cur.cbuf = slices.Grow(cur.cbuf[:0], n)[:n]
 	if _, err := r.ra.ReadAt(cur.cbuf, e.Offset); err != nil {
-		return 0, 0, &errReadChunk{err}
+		return 0, &readError{"read chunk", err}
 	}
 	// No checksum covers the frame head; a reader that found the chunk
 	// through the index must still see what a scan would.
 	magic, hsize := binary.LittleEndian.Uint32(cur.cbuf), binary.LittleEndian.Uint32(cur.cbuf[4:])
 	if magic != magicChunk || hsize != chunkHeaderSize {
-		return 0, 0, fmt.Errorf("bad chunk frame head (magic %#08x, size %d)", magic, hsize)
+		return 0, fmt.Errorf("bad chunk frame head (magic %#08x, size %d)", magic, hsize)
 	}
 	h, ok := parseChunkHeader(cur.cbuf[frameHeadSize : frameHeadSize+chunkHeaderSize])
 	if !ok || h.clen != e.CLen {
-		return 0, 0, errors.New("chunk header checksum mismatch")
+		return 0, errors.New("chunk header checksum mismatch")
 	}
 	frame := cur.cbuf[frameHeadSize+chunkHeaderSize:]
 	if crc32c(frame) != h.crc {
-		return 0, 0, errors.New("chunk checksum mismatch")
+		return 0, errors.New("chunk checksum mismatch")
 	}
 	var err error
 	cur.ubuf, err = r.dec.DecodeAll(frame, cur.ubuf[:0])
 	if err != nil {
-		return 0, 0, fmt.Errorf("chunk does not decompress: %w", err)
+		return 0, fmt.Errorf("chunk does not decompress: %w", err)
 	}
 	if len(cur.ubuf) != int(h.ulen) {
-		return 0, 0, fmt.Errorf("chunk decompressed to %d bytes, header says %d", len(cur.ubuf), h.ulen)
+		return 0, fmt.Errorf("chunk decompressed to %d bytes, header says %d", len(cur.ubuf), h.ulen)
 	}
 	d := &cborDec{b: cur.ubuf}
 	unknown := 0
@@ -726,7 +726,7 @@ func (r *Reader) decodeChunk(e *chunkEntry, size int64, cur *cursor, a *recAlloc
 	for ; d.more(); seq++ {
 		rec, _, err := decodeRecordIn(d, a, &base)
 		if err != nil {
-			return 0, 0, fmt.Errorf("record %d of chunk: %w", seq-h.seq0, err)
+			return 0, fmt.Errorf("record %d of chunk: %w", seq-h.seq0, err)
 		}
 		if rec == nil {
 			unknown++
@@ -742,7 +742,7 @@ func (r *Reader) decodeChunk(e *chunkEntry, size int64, cur *cursor, a *recAlloc
 		cur.recs, cur.pos = append(cur.recs, rec), append(cur.pos, seq)
 	}
 	cur.disk = int(seq - h.seq0)
-	return len(cur.recs), unknown, nil
+	return unknown, nil
 }
 
 // Filter selects records.
@@ -809,11 +809,11 @@ const readAheadChunks = 2
 
 // readAhead is a chunk being decoded ahead of the walk.
 type readAhead struct {
-	off        int64
-	cur        *cursor
-	n, unknown int
-	err        error
-	done       chan struct{}
+	off     int64
+	cur     *cursor
+	unknown int
+	err     error
+	done    chan struct{}
 }
 
 // startAt returns the state that begins at the chunk holding position seq.
@@ -885,7 +885,7 @@ func (r *Reader) decodeAhead(st *walkState, f Filter, from uint64, transient boo
 		st.ahead = append(st.ahead, p)
 		go func() {
 			defer close(p.done)
-			p.n, p.unknown, p.err = r.decodeChunk(&e, size, c, allocFor(c, transient))
+			p.unknown, p.err = r.decodeChunk(&e, size, c, allocFor(c, transient))
 		}()
 	}
 }
@@ -931,7 +931,7 @@ func (r *Reader) step(st *walkState, f Filter, from uint64, transient bool,
 	}
 	// The consumer is done with the previous chunk's records: its buffers
 	// may be decoded into again.
-	var n, unknown int
+	var unknown int
 	var err error
 	decoded := false
 	for len(st.ahead) > 0 && !decoded {
@@ -940,14 +940,14 @@ func (r *Reader) step(st *walkState, f Filter, from uint64, transient bool,
 		<-p.done
 		if p.off == e.Offset {
 			st.free = append(st.free, st.cur)
-			st.cur, n, unknown, err, decoded = p.cur, p.n, p.unknown, p.err, true
+			st.cur, unknown, err, decoded = p.cur, p.unknown, p.err, true
 		} else { // decoded ahead for nothing (the index changed under the walk)
 			st.free = append(st.free, p.cur)
 		}
 	}
 	if !decoded {
 		st.next = st.i // (st.i is already past e)
-		n, unknown, err = r.decodeChunk(&e, size, st.cur, allocFor(st.cur, transient))
+		unknown, err = r.decodeChunk(&e, size, st.cur, allocFor(st.cur, transient))
 	}
 	cur := st.cur
 	r.decodeAhead(st, f, from, transient) // cur is not among the free buffers: its records stay valid
@@ -963,7 +963,7 @@ func (r *Reader) step(st *walkState, f Filter, from uint64, transient bool,
 		r.noteUnknown(e.Offset, unknown)
 		r.mu.Unlock()
 	}
-	for k, rec := range cur.recs[:n] {
+	for k, rec := range cur.recs {
 		if cur.pos[k] >= from && f.match(rec) && !yield(rec, nil) {
 			return true, false
 		}
@@ -992,11 +992,10 @@ func (r *Reader) SeekTime(t time.Time) uint64 {
 		e, size := r.chunks[i], r.size
 		r.mu.RUnlock()
 		cur.scratch.reset()
-		n, _, err := r.decodeChunk(&e, size, cur, &cur.scratch)
-		if err != nil {
+		if _, err := r.decodeChunk(&e, size, cur, &cur.scratch); err != nil {
 			continue // damaged: the next chunk is the first that can be read
 		}
-		for k, rec := range cur.recs[:n] {
+		for k, rec := range cur.recs {
 			if !rec.At().Before(t) {
 				return cur.pos[k]
 			}

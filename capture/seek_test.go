@@ -236,11 +236,10 @@ func firstAtOrAfter(t *testing.T, r *Reader, seq uint64) int {
 	defer r.bufs.Put(cur)
 	for k := range r.chunks {
 		e := r.chunks[k]
-		n, _, err := r.decodeChunk(&e, r.size, cur, &cur.keep)
-		if err != nil {
+		if _, err := r.decodeChunk(&e, r.size, cur, &cur.keep); err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range cur.pos[:n] {
+		for _, p := range cur.pos {
 			if p >= seq {
 				return i
 			}

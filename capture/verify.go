@@ -1,9 +1,11 @@
 package capture
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 )
 
 // Report is what Verify found in a capture.
@@ -71,7 +73,7 @@ func Verify(ra io.ReaderAt, size int64) (*Report, error) {
 			continue // found while opening, and in r.damage already
 		}
 		cur.scratch.reset()
-		if _, _, err := r.decodeChunk(&e, size, cur, &cur.scratch); err != nil {
+		if _, err := r.decodeChunk(&e, size, cur, &cur.scratch); err != nil {
 			damage = append(damage, &DamageError{Offset: e.Offset, End: chunkEnd(&e), Reason: err.Error()})
 			continue
 		}
@@ -99,7 +101,7 @@ func Verify(ra io.ReaderAt, size int64) (*Report, error) {
 		damage = append(damage, &DamageError{Offset: off, End: size,
 			Reason: "the footer's checkpoint chain does not hold (the records are all indexed by walking the frames)"})
 	}
-	sortDamage(damage)
+	slices.SortStableFunc(damage, func(a, b *DamageError) int { return cmp.Compare(a.Offset, b.Offset) })
 	rep.Damage = damage
 	return rep, nil
 }
@@ -122,13 +124,4 @@ func endingAt(damage []*DamageError, off int64) *DamageError {
 		}
 	}
 	return nil
-}
-
-// sortDamage orders damage by offset, keeping the order of equal ones.
-func sortDamage(d []*DamageError) {
-	for i := 1; i < len(d); i++ { // insertion sort: short, nearly sorted
-		for j := i; j > 0 && d[j].Offset < d[j-1].Offset; j-- {
-			d[j], d[j-1] = d[j-1], d[j]
-		}
-	}
 }
