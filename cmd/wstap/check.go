@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -11,7 +12,7 @@ import (
 )
 
 // errDamaged is check's result for a damaged capture (exit status 1).
-var errDamaged = fmt.Errorf("damaged")
+var errDamaged = errors.New("damaged")
 
 func newCheckCommand(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
@@ -46,7 +47,7 @@ func runCheck(_ context.Context, g *globalOptions, args []string) error {
 	}
 	out := &errWriter{w: g.stdout}
 	for _, d := range rep.Damage {
-		fmt.Fprintf(out, "%s: %s\n", path, damageLine(d))
+		fmt.Fprintf(out, "%s: %s\n", path, d.Describe())
 	}
 	if t := rep.Tail; t != nil {
 		fmt.Fprintf(out, "%s: torn tail at offset %d (%d bytes): %s\n", path, t.Offset, rep.Size-t.Offset, t.Reason)
@@ -72,14 +73,6 @@ func runCheck(_ context.Context, g *globalOptions, args []string) error {
 		return fmt.Errorf("%s is damaged; wstap repair %s -o NEW.wstap salvages every readable record: %w", path, path, errDamaged)
 	}
 	return nil
-}
-
-// damageLine describes one damaged range.
-func damageLine(d *capture.DamageError) string {
-	if d.End <= d.Offset {
-		return fmt.Sprintf("damage at offset %d: %s", d.Offset, d.Reason)
-	}
-	return fmt.Sprintf("damaged bytes %d–%d (%d bytes): %s", d.Offset, d.End, d.End-d.Offset, d.Reason)
 }
 
 func plural(n int, one, many string) string {

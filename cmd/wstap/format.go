@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/wstap/wstap/capture"
-	"github.com/wstap/wstap/internal/present"
 )
 
 // Output plumbing shared by the read-side commands (ls, show). How records
@@ -42,7 +40,7 @@ func warnTornTail(g *globalOptions, path string, err error) {
 func warnDamage(g *globalOptions, path string, err error) {
 	var de *capture.DamageError
 	if errors.As(err, &de) {
-		fmt.Fprintf(g.stderr, "wstap: warning: %s: %s\n", path, strings.TrimPrefix(de.Error(), "capture: "))
+		fmt.Fprintf(g.stderr, "wstap: warning: %s: %s; reading on\n", path, de.Describe())
 	}
 }
 
@@ -63,6 +61,3 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	}
 	return n, e.err
 }
-
-// humanBytes is present.Bytes under the name record.go calls it by.
-func humanBytes(n int64) string { return present.Bytes(n) }

@@ -20,6 +20,7 @@ import (
 	"github.com/wstap/wstap/capture"
 	"github.com/wstap/wstap/certs"
 	"github.com/wstap/wstap/internal/netaddr"
+	"github.com/wstap/wstap/internal/present"
 	"github.com/wstap/wstap/proxy"
 )
 
@@ -230,7 +231,7 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []s
 		failed = fmt.Sprintf(" (%d refused or failed)", n)
 	}
 	fmt.Fprintf(g.stdout, "recorded %d WebSocket connection(s)%s, %d message(s), %s of payload and %d HTTP exchange(s) into %s\n",
-		c.Total.Load(), failed, c.Messages.Load(), humanBytes(c.Bytes.Load()), c.HTTP.Load(), r.capture.Path())
+		c.Total.Load(), failed, c.Messages.Load(), present.Bytes(c.Bytes.Load()), c.HTTP.Load(), r.capture.Path())
 	if n := c.Ghosts.Load(); n > 0 {
 		fmt.Fprintf(g.stdout, "%d ghost connection(s) found and closed (wstap ls shows them)\n", n)
 	}
@@ -256,7 +257,7 @@ func startCounter(w io.Writer, p *proxy.Proxy) func() {
 		for {
 			c := p.Counters()
 			fmt.Fprintf(f, "\r\x1b[K%d open · %d total · %d msgs · %s · %d HTTP · %d ghosts", c.Open.Load(), c.Total.Load(),
-				c.Messages.Load(), humanBytes(c.Bytes.Load()), c.HTTP.Load(), c.Ghosts.Load())
+				c.Messages.Load(), present.Bytes(c.Bytes.Load()), c.HTTP.Load(), c.Ghosts.Load())
 			select {
 			case <-done:
 				fmt.Fprint(f, "\r\x1b[K")
