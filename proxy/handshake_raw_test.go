@@ -318,7 +318,7 @@ func TestHandshakeForwardedAsSent(t *testing.T) {
 				hc := v.(*headConn)
 				hc.mu.Lock()
 				defer hc.mu.Unlock()
-				if !hc.stopped {
+				if !hc.stopped.Load() {
 					t.Errorf("the client's connection still records (%d bytes) after the handshake", len(hc.buf))
 				}
 				return true

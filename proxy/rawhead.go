@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wstap/wstap/capture"
 )
@@ -92,14 +93,14 @@ type headConn struct {
 
 	mu      sync.Mutex
 	buf     []byte
-	stopped bool
+	stopped atomic.Bool // set under mu; read without it on the relay's hot path
 }
 
 func (c *headConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
-	if n > 0 {
+	if n > 0 && !c.stopped.Load() { // once frames flow, a read costs no lock
 		c.mu.Lock()
-		if !c.stopped {
+		if !c.stopped.Load() {
 			c.buf = append(c.buf, b[:n]...)
 			if len(c.buf) > maxHeadWindow+maxHeadWindow/4 {
 				// A head is at the end of what was read: drop the oldest.
@@ -130,7 +131,8 @@ func (c *headConn) stop() {
 		return
 	}
 	c.mu.Lock()
-	c.stopped, c.buf = true, nil
+	c.stopped.Store(true)
+	c.buf = nil
 	c.mu.Unlock()
 }
 
