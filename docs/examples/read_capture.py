@@ -239,38 +239,52 @@ def frame_at(f, size, off):
     return [], nxt, False  # any other 0x184D2A5? frame is skipped
 
 
+RESYNC_WINDOW = 1 << 20  # resync reads the file this much at a time
+
+
 def resync(f, size, start):
     """Return the offset of the first good frame at or after start (a chunk
     whose header checksum holds and which lies in the file, a checkpoint
-    whose checksum holds, or the footer), or None."""
-    f.seek(start)
-    data = f.read(size - start)
-    i = 0
-    while True:
-        i = data.find(b"\x2a\x4d\x18", i + 1)
-        if i < 1:
-            return None
-        at, kind = start + i - 1, data[i - 1]
-        try:
-            if kind == 0x51:
-                n, = struct.unpack("<I", read_exact(f, at + 4, 4))
-                h = read_exact(f, at + 8, 44)
-                if n == 44 and crc32c(h[:40]) == struct.unpack_from("<I", h, 40)[0]:
-                    clen, ulen = struct.unpack_from("<II", h)
-                    if clen <= MAX_FRAME and ulen <= MAX_FRAME and at + 52 + clen <= size:
-                        return at
-            elif kind == 0x52:
-                n, = struct.unpack("<I", read_exact(f, at + 4, 4))
-                if 4 <= n <= MAX_FRAME and at + 8 + n <= size:
-                    p = read_exact(f, at + 8, n)
-                    if crc32c(p[4:]) == struct.unpack_from("<I", p)[0]:
-                        return at
-            elif kind == 0x53 and at + 24 == size:
-                n, = struct.unpack("<I", read_exact(f, at + 4, 4))
-                if n == 16 and read_exact(f, at + 16, 8) == b"WSTAPEND":
-                    return at
-        except EOFError:
-            pass
+    whose checksum holds, or the footer), or None. It reads the file a
+    window at a time, so a long damaged stretch costs no memory."""
+    pos = start
+    while pos < size:
+        f.seek(pos)
+        # The magics end in 2A 4D 18: a window keeps the 3 bytes after it,
+        # so a magic that starts in its last byte is seen.
+        data = f.read(min(RESYNC_WINDOW + 3, size - pos))
+        i = 0
+        while True:
+            i = data.find(b"\x2a\x4d\x18", i + 1)
+            if i < 1 or i > RESYNC_WINDOW:
+                break
+            if good_frame(f, size, pos + i - 1, data[i - 1]):
+                return pos + i - 1
+        pos += RESYNC_WINDOW
+    return None
+
+
+def good_frame(f, size, at, kind):
+    """Report whether a chunk (kind 0x51), a checkpoint (0x52) or the footer
+    (0x53) starts at offset at and checks out."""
+    try:
+        if kind == 0x51:
+            n, = struct.unpack("<I", read_exact(f, at + 4, 4))
+            h = read_exact(f, at + 8, 44)
+            if n == 44 and crc32c(h[:40]) == struct.unpack_from("<I", h, 40)[0]:
+                clen, ulen = struct.unpack_from("<II", h)
+                return clen <= MAX_FRAME and ulen <= MAX_FRAME and at + 52 + clen <= size
+        elif kind == 0x52:
+            n, = struct.unpack("<I", read_exact(f, at + 4, 4))
+            if 4 <= n <= MAX_FRAME and at + 8 + n <= size:
+                p = read_exact(f, at + 8, n)
+                return crc32c(p[4:]) == struct.unpack_from("<I", p)[0]
+        elif kind == 0x53 and at + 24 == size:
+            n, = struct.unpack("<I", read_exact(f, at + 4, 4))
+            return n == 16 and read_exact(f, at + 16, 8) == b"WSTAPEND"
+    except EOFError:
+        pass
+    return False
 
 
 BADTEXT = 0xDEAD  # a tag no capture uses; see fix_text
