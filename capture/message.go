@@ -92,15 +92,21 @@ type assembler struct {
 	alias   bool
 	scratch Message
 
-	open    map[msgKey]*Message
-	began   map[*Message]uint64 // order in which the open messages began
-	nbegun  uint64
+	open    map[msgKey]openMessage
+	nbegun  uint64 // messages that entered open so far
 	index   map[ConnID]int
 	pending map[msgKey]wireCount // frames whose message has not begun yet
 }
 
+// openMessage is a message in progress and the order in which it began
+// among those that did not end with their first chunk.
+type openMessage struct {
+	m     *Message
+	began uint64
+}
+
 func newAssembler(maxData int, alias bool) *assembler {
-	return &assembler{maxData: maxData, alias: alias, open: map[msgKey]*Message{}, began: map[*Message]uint64{},
+	return &assembler{maxData: maxData, alias: alias, open: map[msgKey]openMessage{},
 		index: map[ConnID]int{}, pending: map[msgKey]wireCount{}}
 }
 
@@ -110,7 +116,7 @@ func newAssembler(maxData int, alias bool) *assembler {
 func (a *assembler) frame(f *Frame) {
 	k := msgKey{f.Conn, f.Dir, f.Opcode.IsControl()}
 	p, waiting := a.pending[k]
-	if m := a.open[k]; m != nil && !waiting && f.Opcode == OpContinuation {
+	if m := a.open[k].m; m != nil && !waiting && f.Opcode == OpContinuation {
 		m.WireSize += f.Length
 		m.Frames++
 		return
@@ -126,11 +132,10 @@ func (a *assembler) frame(f *Frame) {
 // completes (done); either may be nil.
 func (a *assembler) chunk(c *Chunk, seq uint64) (cut, done *Message) {
 	k := chunkKey(c)
-	m := a.open[k]
+	m := a.open[k].m
 	if m == nil || c.First {
 		if m != nil { // a new message began before the last one ended
 			delete(a.open, k)
-			delete(a.began, m)
 			m.Incomplete = true
 			cut = m
 		}
@@ -145,9 +150,8 @@ func (a *assembler) chunk(c *Chunk, seq uint64) (cut, done *Message) {
 		*m = Message{Conn: c.Conn, Dir: c.Dir, Opcode: c.Opcode, Time: c.Time, Seq: seq, Index: a.index[c.Conn],
 			Compressed: c.Compressed, Incomplete: !c.First, WireSize: w.bytes, Frames: w.frames}
 		if !c.Last { // a single-chunk message (the common case) never enters the map
-			a.open[k] = m
 			a.nbegun++
-			a.began[m] = a.nbegun
+			a.open[k] = openMessage{m, a.nbegun}
 		}
 	}
 	m.Size += int64(len(c.Data))
@@ -167,7 +171,6 @@ func (a *assembler) chunk(c *Chunk, seq uint64) (cut, done *Message) {
 	}
 	if c.Last {
 		delete(a.open, k)
-		delete(a.began, m)
 		done = m
 	}
 	return cut, done
@@ -177,10 +180,10 @@ func (a *assembler) chunk(c *Chunk, seq uint64) (cut, done *Message) {
 // every connection), marked Incomplete, in the order they began in the
 // file.
 func (a *assembler) unfinished(conn ConnID) []*Message {
-	var ms []*Message
-	for k, m := range a.open {
+	var ms []openMessage
+	for k, o := range a.open {
 		if conn == 0 || k.conn == conn {
-			ms = append(ms, m)
+			ms = append(ms, o)
 			delete(a.open, k)
 		}
 	}
@@ -193,12 +196,13 @@ func (a *assembler) unfinished(conn ConnID) []*Message {
 			}
 		}
 	}
-	slices.SortFunc(ms, func(x, y *Message) int { return cmp.Compare(a.began[x], a.began[y]) })
-	for _, m := range ms {
-		m.Incomplete = true
-		delete(a.began, m)
+	slices.SortFunc(ms, func(x, y openMessage) int { return cmp.Compare(x.began, y.began) })
+	out := make([]*Message, len(ms))
+	for i, o := range ms {
+		o.m.Incomplete = true
+		out[i] = o.m
 	}
-	return ms
+	return out
 }
 
 // Assemble turns a record sequence (from Reader.Records or Reader.Follow)
