@@ -101,6 +101,8 @@ func fixtureAt(ms int) time.Time { return fixtureT0.Add(time.Duration(ms) * time
 //	empty   no records at all
 //	torn    a crashed recording: its last chunk is cut in half
 //	newer   multi, claiming a format version this wstap does not know
+//	frames  fragmented, compressed and one-frame messages with their frame
+//	        records (see writeFramesFixture)
 //	damaged multi in three chunks, cleanly closed, with one byte of the
 //	        second chunk's compressed data flipped (connection 1's
 //	        messages after its pong are lost)
@@ -114,13 +116,15 @@ func writeFixture(kind, path, tmp string) error {
 		return writeTorn(path, tmp)
 	case "damaged":
 		return writeDamaged(path)
+	case "frames":
+		return writeFramesFixture(path)
 	case "newer":
 		if err := writeCapture(path, multiRecords()); err != nil {
 			return err
 		}
 		return patchVersion(path, capture.Version+1)
 	}
-	return fmt.Errorf("unknown capture kind %q (want multi, empty, torn, damaged or newer)", kind)
+	return fmt.Errorf("unknown capture kind %q (want multi, empty, torn, damaged, frames or newer)", kind)
 }
 
 // multiRecords returns the records of the "multi" fixture in the order a

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rogpeppe/go-internal/testscript"
-
 	"github.com/wstap/wstap/capture"
 )
 
@@ -548,27 +546,4 @@ func TestShowFramesFollow(t *testing.T) {
 	if got := stdout.String(); got != want {
 		t.Errorf("show --follow --frames:\n%s\nwant:\n%s", got, want)
 	}
-}
-
-// TestFramesScripts runs the CLI scenarios of show --frames in
-// testdata/script/frames, with the commands of TestScripts, where
-// mkcapture also knows the "frames" kind (see framesRecords).
-func TestFramesScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir:           "testdata/script/frames",
-		UpdateScripts: *update,
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"mkcapture": func(ts *testscript.TestScript, neg bool, args []string) {
-				if len(args) == 2 && args[0] == "frames" && !neg {
-					if err := writeFramesFixture(ts.MkAbs(args[1])); err != nil {
-						ts.Fatalf("mkcapture: %v", err)
-					}
-					return
-				}
-				cmdMkcapture(ts, neg, args)
-			},
-			"checkjsonl": cmdCheckJSONL,
-			"status":     cmdStatus,
-		},
-	})
 }
