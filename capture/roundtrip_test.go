@@ -85,6 +85,13 @@ func closeAndOpen(t testing.TB, w *Writer, path string) *Reader {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return openReader(t, path)
+}
+
+// openReader opens the capture at path; the reader is closed when the test
+// ends.
+func openReader(t testing.TB, path string) *Reader {
+	t.Helper()
 	r, err := Open(path)
 	if err != nil {
 		t.Fatal(err)

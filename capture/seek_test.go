@@ -56,23 +56,13 @@ func seekCapture(t *testing.T) (string, map[ConnID][]string) {
 	return path, want
 }
 
-func openT(t *testing.T, path string) *Reader {
-	t.Helper()
-	r, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
-}
-
 // TestSummariesAndPositions: Summaries lists every message with its
 // position and a prefix of at most SummaryPrefix bytes; OpenMessage from
 // that position streams the whole payload, starting at the chunk that holds
 // it, not at the connection's first (issue 7).
 func TestSummariesAndPositions(t *testing.T) {
 	path, want := seekCapture(t)
-	r := openT(t, path)
+	r := openReader(t, path)
 	if len(r.chunks) < 20 {
 		t.Fatalf("%d chunks, want at least 20 for the test to mean something", len(r.chunks))
 	}
@@ -134,7 +124,7 @@ func cutStr(p []byte) string {
 // that holds it: with every chunk before it damaged, it still opens.
 func TestOpenMessageStartsAtItsChunk(t *testing.T) {
 	path, want := seekCapture(t)
-	r := openT(t, path)
+	r := openReader(t, path)
 	var last Message
 	for m, err := range r.Summaries(Filter{Conn: 2}) {
 		if err != nil {
@@ -170,7 +160,7 @@ func TestOpenMessageStartsAtItsChunk(t *testing.T) {
 // finds the first record at or after a time.
 func TestRecordsFromAndSeekTime(t *testing.T) {
 	path, _ := seekCapture(t)
-	r := openT(t, path)
+	r := openReader(t, path)
 	var all []Record
 	for rec, err := range r.Records(Filter{}) {
 		if err != nil {
@@ -262,7 +252,7 @@ func TestReaderConcurrent(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	r := openT(t, path)
+	r := openReader(t, path)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	followed := make(chan int)
@@ -337,7 +327,7 @@ func TestFollowFrom(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := openT(t, path)
+	r := openReader(t, path)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	got := make(chan []string)
@@ -373,7 +363,7 @@ func TestVerifyAndRepair(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := openT(t, path)
+	r := openReader(t, path)
 	chunks := r.chunks
 	rep, err := Verify(bytes.NewReader(clean), int64(len(clean)))
 	if err != nil || !rep.Intact() || !rep.Complete || rep.Chunks != len(chunks) || rep.Records != r.RecordCount() {
@@ -421,7 +411,7 @@ func TestVerifyAndRepair(t *testing.T) {
 				t.Errorf("Repair salvaged %d records, the new file holds %d", st.Records, fixed.Records)
 			}
 			// Every message that survived reads back, with its connection.
-			rr := openT(t, dst)
+			rr := openReader(t, dst)
 			seen := map[ConnID]int{}
 			for m, err := range rr.Summaries(Filter{}) {
 				if err != nil {

@@ -172,19 +172,6 @@ func readBytes(t *testing.T, data []byte) (*Reader, []Record) {
 	return r, recs
 }
 
-// wantRecords fails the test unless got are the records want, in order.
-func wantRecords(t *testing.T, got, want []Record) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("read %d records, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if !sameRecord(got[i], want[i]) {
-			t.Fatalf("record %d:\n got %.200v\nwant %.200v", i, got[i], want[i])
-		}
-	}
-}
-
 // sizedChunk is message seq of conn c: size bytes that start with seq, so
 // that every message of one size encodes to the same length.
 func sizedChunk(c ConnID, seq, size int) *Chunk {
@@ -327,7 +314,7 @@ func TestWriterBlockedDisk(t *testing.T) {
 	if !r.Complete() {
 		t.Error("Complete() = false after Close")
 	}
-	wantRecords(t, recs, want)
+	checkRecords(t, recs, want)
 }
 
 // TestWriterSlowDiskQueue: on a slow disk the writer's measured speed, not
@@ -360,7 +347,7 @@ func TestWriterSlowDiskQueue(t *testing.T) {
 	}
 	data := f.bytes()
 	_, recs := readBytes(t, data)
-	wantRecords(t, recs, want)
+	checkRecords(t, recs, want)
 
 	// Writing a batch of 16 KiB or so takes delay, so the rule's queue is
 	// its floor of 64 KiB; add the batch being filled (at least 16 KiB, one
@@ -459,7 +446,7 @@ func TestWriterDiskFull(t *testing.T) {
 			if r.Complete() {
 				t.Error("Complete() = true for a file whose footer was never written")
 			}
-			wantRecords(t, recs, want)
+			checkRecords(t, recs, want)
 		})
 	}
 }
@@ -513,7 +500,7 @@ func TestWriterDiskFullReleasesProducers(t *testing.T) {
 		t.Errorf("the file holds %d bytes, want %d", len(got), good)
 	}
 	_, recs := readBytes(t, f.bytes())
-	wantRecords(t, recs, []Record{&ConnOpen{Conn: c, Time: at(0), URL: o.URL}})
+	checkRecords(t, recs, []Record{&ConnOpen{Conn: c, Time: at(0), URL: o.URL}})
 }
 
 // TestWriterSyncErrorInjected: a failed fsync fails the writer, whether
@@ -557,7 +544,7 @@ func TestWriterSyncErrorInjected(t *testing.T) {
 			t.Errorf("Close() = %v, want the sync error", err)
 		}
 		_, recs := readBytes(t, f.bytes())
-		wantRecords(t, recs, []Record{&ConnOpen{Conn: c, Time: at(0), URL: o.URL}, textChunk(c, 1, "x")})
+		checkRecords(t, recs, []Record{&ConnOpen{Conn: c, Time: at(0), URL: o.URL}, textChunk(c, 1, "x")})
 	})
 	t.Run("on Close", func(t *testing.T) {
 		f := newFakeFile()
@@ -588,6 +575,6 @@ func TestWriterSyncErrorInjected(t *testing.T) {
 		if !r.Complete() {
 			t.Error("Complete() = false: the footer is written before the sync")
 		}
-		wantRecords(t, recs, []Record{&ConnOpen{Conn: c, Time: at(0), URL: o.URL}, textChunk(c, 1, "x")})
+		checkRecords(t, recs, []Record{&ConnOpen{Conn: c, Time: at(0), URL: o.URL}, textChunk(c, 1, "x")})
 	})
 }
