@@ -79,9 +79,10 @@ func splitLines(s string) []string {
 	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
 }
 
-// goJSONL renders path as `wstap show --format jsonl` does and returns the
-// lines and the error that ended the records (a *TailError at a torn tail).
-func goJSONL(t *testing.T, path string) ([]string, error) {
+// goRender renders path as `wstap show --format jsonl [--frames]` does:
+// it returns the output and the errors met on the way, reading on past
+// damage and stopping at any other error (a torn tail is the last record).
+func goRender(t *testing.T, path string, frames bool) (string, []error) {
 	t.Helper()
 	r, err := Open(path)
 	if err != nil {
@@ -90,17 +91,12 @@ func goJSONL(t *testing.T, path string) ([]string, error) {
 	defer r.Close()
 	var buf bytes.Buffer
 	enc := NewJSONEncoder(&buf)
-	var end error
-	for rec, err := range r.Messages(Filter{}, AssembleOptions{}) {
-		if IsDamage(err) { // read on, as the script does
-			if end == nil {
-				end = err
-			}
-			continue
-		}
+	var errs []error
+	for rec, err := range r.Messages(Filter{}, AssembleOptions{Frames: frames}) {
 		if err != nil {
-			if end == nil {
-				end = err
+			errs = append(errs, err)
+			if IsDamage(err) { // read on, as the script does
+				continue
 			}
 			break
 		}
@@ -108,7 +104,19 @@ func goJSONL(t *testing.T, path string) ([]string, error) {
 			t.Fatal(err)
 		}
 	}
-	return splitLines(buf.String()), end
+	return buf.String(), errs
+}
+
+// goJSONL is goRender's lines and the first error that it met (a
+// *DamageError, or a *TailError at a torn tail).
+func goJSONL(t *testing.T, path string) ([]string, error) {
+	t.Helper()
+	out, errs := goRender(t, path, false)
+	var end error
+	if len(errs) > 0 {
+		end = errs[0]
+	}
+	return splitLines(out), end
 }
 
 // pyCompare checks that the script's lines equal wstap's, as parsed JSON,
@@ -469,32 +477,21 @@ func pyRunArgs(t *testing.T, py, path string, args ...string) (out, stderr strin
 // readers word alike: "damaged bytes A–B" or "tail at offset N".
 func goShow(t *testing.T, path string, frames bool) (string, []string) {
 	t.Helper()
-	r, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var buf bytes.Buffer
-	enc := NewJSONEncoder(&buf)
+	out, errs := goRender(t, path, frames)
 	var marks []string
-	for rec, err := range r.Messages(Filter{}, AssembleOptions{Frames: frames}) {
+	for _, err := range errs {
 		var de *DamageError
 		var te *TailError
 		switch {
 		case errors.As(err, &de):
 			marks = append(marks, fmt.Sprintf("damaged bytes %d–%d (%d bytes)", de.Offset, de.End, de.End-de.Offset))
-			continue
 		case errors.As(err, &te):
 			marks = append(marks, fmt.Sprintf("tail at offset %d", te.Offset))
-			continue
-		case err != nil:
-			t.Fatal(err)
-		}
-		if err := enc.Encode(rec); err != nil {
+		default:
 			t.Fatal(err)
 		}
 	}
-	return buf.String(), marks
+	return out, marks
 }
 
 // pyMatchBytes checks that the script prints exactly wstap's bytes, with
