@@ -48,11 +48,7 @@ func newLeg(c net.Conn, r *bufio.Reader) *leg {
 func (l *leg) writeFrameAfter(f ws.Frame, record func()) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
-	record()
-	if err := ws.WriteFrame(l.w, f); err != nil {
-		return err
-	}
-	return l.w.Flush()
+	return l.writeLocked(f, record)
 }
 
 // sendClose writes a close frame the proxy originates, after record, unless
@@ -64,10 +60,16 @@ func (l *leg) sendClose(f ws.Frame, record func()) {
 		return
 	}
 	l.closeSent = true
+	l.writeLocked(f, record)
+}
+
+// writeLocked records, then writes and flushes f. l.wmu is held.
+func (l *leg) writeLocked(f ws.Frame, record func()) error {
 	record()
-	if ws.WriteFrame(l.w, f) == nil {
-		l.w.Flush()
+	if err := ws.WriteFrame(l.w, f); err != nil {
+		return err
 	}
+	return l.w.Flush()
 }
 
 // session is one relayed WebSocket connection after its 101.
