@@ -74,9 +74,7 @@ func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
 	} else {
 		open.RequestHeaderList = canonicalList(r.Host, open.RequestHeaders)
 	}
-	p.redactList(open.RequestHeaderList)
-	reqRedacted := p.redact(open.RequestHeaders)
-	open.Redacted = reqRedacted
+	open.Redacted = p.redact(open.RequestHeaders, open.RequestHeaderList, nil)
 
 	ctx, cancel := context.WithTimeout(r.Context(), p.opts.HandshakeTimeout)
 	defer cancel()
@@ -132,8 +130,7 @@ func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
 	} else {
 		open.ResponseHeaderList = canonicalList("", resp.Header)
 	}
-	p.redactList(open.ResponseHeaderList)
-	open.Redacted = mergeNames(reqRedacted, p.redact(open.ResponseHeaders))
+	open.Redacted = p.redact(open.ResponseHeaders, open.ResponseHeaderList, open.Redacted)
 	open.Subprotocol = resp.Header.Get("Sec-WebSocket-Protocol")
 	open.Extensions = strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", ")
 

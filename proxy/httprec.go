@@ -63,7 +63,7 @@ func (p *Proxy) newExchange(r *http.Request, url string) *exchange {
 		h.Del(name)
 	}
 	x := &exchange{p: p, ctx: r.Context(), rec: capture.HTTP{Time: time.Now(), Method: r.Method, URL: url, RequestHeaders: h,
-		ClientAddr: r.RemoteAddr, Redacted: p.redact(h)}}
+		ClientAddr: r.RemoteAddr, Redacted: p.redact(h, nil, nil)}}
 	x.req.max, x.resp.max = p.bodyCap(), p.bodyCap()
 	// An empty body stays http.NoBody: the transport would send any other
 	// reader with chunked encoding.
@@ -92,11 +92,10 @@ func (x *exchange) setURL(u string) {
 // whose body is the upgraded connection) is recorded at once.
 func (x *exchange) response(resp *http.Response) {
 	h := resp.Header.Clone()
-	redacted := x.p.redact(h)
 	x.mu.Lock()
 	x.rec.Status = resp.StatusCode
 	x.rec.ResponseHeaders = h
-	x.rec.Redacted = mergeNames(x.rec.Redacted, redacted)
+	x.rec.Redacted = x.p.redact(h, nil, x.rec.Redacted)
 	x.mu.Unlock()
 	if resp.Body == nil || resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols {
 		x.finish("")

@@ -555,36 +555,25 @@ func (p *Proxy) logf(format string, a ...any) {
 	p.opts.Logger.Warn(fmt.Sprintf(format, a...))
 }
 
-// redact replaces the values of the configured headers in h with
-// capture.Redaction and returns the canonical names of those it replaced,
-// sorted, or nil.
-func (p *Proxy) redact(h http.Header) []string {
-	var names []string
+// redact replaces the values of the configured headers with
+// capture.Redaction, in h and in list (a record's header lines), and
+// returns names with the canonical names of those it replaced in h added:
+// sorted, without repeats, nil when empty.
+func (p *Proxy) redact(h http.Header, list []capture.HeaderField, names []string) []string {
 	for _, name := range p.opts.Redact {
 		k := http.CanonicalHeaderKey(name)
-		if _, ok := h[k]; ok && !slices.Contains(names, k) {
+		if _, ok := h[k]; ok {
 			h[k] = []string{capture.Redaction}
 			names = append(names, k)
 		}
 	}
-	slices.Sort(names)
-	return names
-}
-
-// redactList replaces the values of the configured headers in list.
-func (p *Proxy) redactList(list []capture.HeaderField) {
 	for i, f := range list {
 		if capture.IsRedacted(p.opts.Redact, f.Name) {
 			list[i].Value = capture.Redaction
 		}
 	}
-}
-
-// mergeNames returns the sorted union of two sorted name lists, or nil.
-func mergeNames(a, b []string) []string {
-	out := slices.Concat(a, b)
-	slices.Sort(out)
-	return slices.Clip(slices.Compact(out))
+	slices.Sort(names)
+	return slices.Clip(slices.Compact(names))
 }
 
 // reserve counts an upgrade in progress, so Shutdown waits for it; it
