@@ -17,6 +17,11 @@ func TestImportBoundaries(t *testing.T) {
 		"proxy":     {mod + "/replay", mod + "/inspector", mod + "/cmd", mod + "/certs"},
 		"replay":    {mod + "/proxy", mod + "/inspector", mod + "/cmd"},
 		"inspector": {mod + "/proxy", mod + "/replay", mod + "/cmd", "goproxy", "gorilla"},
+		// Payload decoders, shared by the inspector, show, diff and export: capture only.
+		"decode": {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/cmd", mod + "/internal",
+			"goproxy", "bubbletea", "lipgloss", "gorilla"},
+		"internal/filter": {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/cmd", "goproxy",
+			"bubbletea", "gorilla"},
 		// Shared by cmd/wstap and the inspector: capture and the standard library only.
 		"internal/present": {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/cmd", "goproxy",
 			"bubbletea", "gorilla"},
