@@ -151,6 +151,29 @@ type parser struct {
 }
 
 // fail returns a SyntaxError for the current term, which ends at end.
+// lookup finds the value after a term's key (tok[:keyLen]) in table, or
+// says that it is missing or unknown, naming what it wants ("a sender").
+func (p *parser) lookup(table map[string]named, tok string, keyLen int, what, list string, end int) (named, error) {
+	v := tok[keyLen:]
+	n, ok := table[string(lowerASCII(v))]
+	switch {
+	case ok:
+		return n, nil
+	case v == "":
+		return named{}, p.fail(end, fmt.Sprintf(`want %s %s after %q (%s)`, article(what), what, tok, list))
+	default:
+		return named{}, p.fail(end, fmt.Sprintf("unknown %s %q (want %s)", what, v, list))
+	}
+}
+
+// article is "a" or "an" for a word.
+func article(word string) string {
+	if strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
 func (p *parser) fail(end int, reason string) error {
 	return &SyntaxError{Col: p.col(), Term: p.s[p.start:max(end, p.start)], Reason: reason}
 }
@@ -520,23 +543,15 @@ func (p *parser) bare(t *term) (string, error) {
 	var canon string
 	switch {
 	case hasPrefixFold(tok, "from:"):
-		v := tok[len("from:"):]
-		n, ok := senders[string(lowerASCII(v))]
-		if !ok {
-			if v == "" {
-				return "", p.fail(end, fmt.Sprintf(`want a sender after %q (%s)`, tok, senderList))
-			}
-			return "", p.fail(end, fmt.Sprintf("unknown sender %q (want %s)", v, senderList))
+		n, err := p.lookup(senders, tok, len("from:"), "sender", senderList, end)
+		if err != nil {
+			return "", err
 		}
 		t.kind, t.mask, canon = kindFrom, n.mask, "from:"+n.name
 	case hasPrefixFold(tok, "op:"):
-		v := tok[len("op:"):]
-		n, ok := opcodes[string(lowerASCII(v))]
-		if !ok {
-			if v == "" {
-				return "", p.fail(end, fmt.Sprintf(`want an opcode after %q (%s)`, tok, opcodeList))
-			}
-			return "", p.fail(end, fmt.Sprintf("unknown opcode %q (want %s)", v, opcodeList))
+		n, err := p.lookup(opcodes, tok, len("op:"), "opcode", opcodeList, end)
+		if err != nil {
+			return "", err
 		}
 		t.kind, t.mask, canon = kindOp, n.mask, "op:"+n.name
 	case hasPrefixFold(tok, "is:"):
