@@ -171,7 +171,7 @@ func (w *mpWalker) value(key Class) error {
 			return w.fail(err, at)
 		}
 		w.t.put(number, formatFloat(v, 64))
-	case msgpcode.IsString(code):
+	case msgpcode.IsString(code) || msgpcode.IsBin(code):
 		n, err := w.d.DecodeBytesLen()
 		if err != nil {
 			return w.fail(err, at)
@@ -180,19 +180,12 @@ func (w *mpWalker) value(key Class) error {
 		if err != nil {
 			return err
 		}
-		if w.t.b != nil {
+		switch {
+		case msgpcode.IsBin(code):
+			w.putBin(str, b)
+		case w.t.b != nil:
 			w.t.putBytes(str, appendQuoted(nil, b))
 		}
-	case msgpcode.IsBin(code):
-		n, err := w.d.DecodeBytesLen()
-		if err != nil {
-			return w.fail(err, at)
-		}
-		b, err := w.read(n, at)
-		if err != nil {
-			return err
-		}
-		w.putBin(str, b)
 	case msgpcode.IsExt(code):
 		id, n, err := w.d.DecodeExtHeader()
 		if err != nil {
