@@ -1,0 +1,269 @@
+package inspector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"github.com/wstap/wstap/capture"
+)
+
+// Options configure the inspector.
+type Options struct {
+	// Title names what is inspected, usually the file's path.
+	Title string
+	// Follow keeps reading the file as it grows, until its writer closes
+	// it. It is implied for a file that is not complete.
+	Follow bool
+	// Color enables colours; false honours NO_COLOR and colourless
+	// terminals.
+	Color bool
+	// Resend receives an edited message (the `e` key). Nil shows that
+	// resending is not available.
+	Resend func(ctx context.Context, e Edited) error
+	// Editor is the command that edits a payload (default $VISUAL, $EDITOR,
+	// then vi).
+	Editor string
+	// Now is the clock, for tests (default time.Now).
+	Now func() time.Time
+}
+
+// Edited is a message the user edited, with where it came from.
+type Edited struct {
+	Conn   capture.ConnID
+	Seq    uint64 // the original message's position in the capture
+	Dir    capture.Direction
+	Opcode capture.Opcode
+	Data   []byte
+}
+
+type view uint8
+
+const (
+	viewConns view = iota
+	viewHTTP
+	viewMessages
+	viewDetail
+	viewFacts
+)
+
+type inputMode uint8
+
+const (
+	inputNone inputMode = iota
+	inputFilter
+	inputSearch
+	inputJump
+	inputSave
+)
+
+// Model is the inspector's bubbletea model.
+type Model struct {
+	src  Source
+	opts Options
+	th   theme
+	ctx  context.Context
+	stop context.CancelFunc
+
+	width, height int
+	view          view
+	help          bool
+	status        string
+	statusErr     bool
+
+	live    bool // the file is still being written
+	paused  bool // p: the list does not follow new messages
+	relTime bool
+	conns   []capture.ConnSummary
+	http    []capture.HTTPSummary
+	connCur int
+	connTop int
+	httpCur int
+	httpTop int
+	srcErr  error
+
+	open map[capture.ConnID]*connState
+	cs   *connState // the connection shown
+
+	input  inputMode
+	ti     textinput.Model
+	det    *detail
+	facts  *facts
+	tickOn bool
+}
+
+// New returns an inspector over src.
+func New(src Source, opts Options) *Model {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	ti := textinput.New()
+	ti.Prompt = ""
+	m := &Model{
+		src: src, opts: opts, th: newTheme(opts.Color), ctx: ctx, stop: stop,
+		width: 80, height: 24, open: map[capture.ConnID]*connState{}, ti: ti,
+		live: opts.Follow || !src.Complete(),
+	}
+	m.conns = src.Conns()
+	m.http = src.HTTP()
+	return m
+}
+
+// Close stops the inspector's background work.
+func (m *Model) Close() {
+	m.stop()
+	for _, cs := range m.open {
+		cs.close()
+	}
+}
+
+type tickMsg struct {
+	conns []capture.ConnSummary
+	http  []capture.HTTPSummary
+	live  bool
+	err   error
+}
+
+// tick polls the file (when live) off the UI loop and wakes the model to
+// take in what its loaders and jobs found: at most 20 times a second.
+func (m *Model) tick() tea.Cmd {
+	src, live := m.src, m.live
+	return tea.Tick(pollInterval, func(time.Time) tea.Msg {
+		if !live {
+			return tickMsg{}
+		}
+		msg := tickMsg{live: true}
+		if _, err := src.Refresh(); err != nil {
+			msg.err = err
+		}
+		msg.conns, msg.http = src.Conns(), src.HTTP()
+		msg.live = !src.Complete()
+		return msg
+	})
+}
+
+// Init implements tea.Model.
+func (m *Model) Init() tea.Cmd {
+	m.tickOn = true
+	return m.tick()
+}
+
+// Update implements tea.Model.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = max(msg.Width, 20), max(msg.Height, 6)
+		m.ti.SetWidth(m.width - 12)
+		return m, m.reformat()
+	case tickMsg:
+		return m, m.onTick(msg)
+	case tea.KeyPressMsg:
+		return m, m.onKey(msg)
+	case tea.MouseWheelMsg:
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			return m, m.move(-3)
+		case tea.MouseWheelDown:
+			return m, m.move(3)
+		}
+	case tea.PasteMsg:
+		if m.input != inputNone {
+			var cmd tea.Cmd
+			m.ti, cmd = m.ti.Update(msg)
+			return m, tea.Batch(cmd, m.inputChanged())
+		}
+	case detailMsg:
+		m.onDetail(msg)
+	case framesMsg:
+		m.onFrames(msg)
+	case partnerMsg:
+		return m, m.onPartner(msg)
+	case factsMsg:
+		m.onFacts(msg)
+	case payloadMsg:
+		return m, m.onPayload(msg)
+	case editedMsg:
+		return m, m.onEdited(msg)
+	case statusMsg:
+		m.setStatus(msg.err, msg.text)
+	}
+	return m, nil
+}
+
+func (m *Model) onTick(msg tickMsg) tea.Cmd {
+	if msg.conns != nil {
+		m.conns = msg.conns
+		m.http = msg.http
+	}
+	if msg.err != nil && !errors.Is(msg.err, context.Canceled) {
+		m.srcErr = msg.err
+	}
+	if msg.conns != nil && !msg.live {
+		m.live = false
+	}
+	for _, cs := range m.open {
+		cs.pump(m)
+	}
+	return m.tick()
+}
+
+func (m *Model) setStatus(err error, text string) {
+	if err != nil {
+		m.status, m.statusErr = err.Error(), true
+		return
+	}
+	m.status, m.statusErr = text, false
+}
+
+// connIndex returns the position of conn in the connection list.
+func (m *Model) connIndex(id capture.ConnID) int {
+	return slices.IndexFunc(m.conns, func(c capture.ConnSummary) bool { return c.Conn == id })
+}
+
+func (m *Model) connSummary(id capture.ConnID) capture.ConnSummary {
+	if i := m.connIndex(id); i >= 0 {
+		return m.conns[i]
+	}
+	return capture.ConnSummary{Conn: id}
+}
+
+// openConn shows the messages of the connection at the list's cursor,
+// loading them in the background the first time.
+func (m *Model) openConn(id capture.ConnID) {
+	cs := m.open[id]
+	if cs == nil {
+		cs = newConnState(m, id)
+		m.open[id] = cs
+	}
+	m.cs = cs
+	m.view = viewMessages
+}
+
+type statusMsg struct {
+	text string
+	err  error
+}
+
+func statusf(format string, a ...any) tea.Msg { return statusMsg{text: fmt.Sprintf(format, a...)} }
+
+// idle reports whether no loader or job of an opened connection is still
+// running.
+func (m *Model) idle() bool {
+	for _, cs := range m.open {
+		if !cs.done {
+			return false
+		}
+		if cs.fjob != nil && (!cs.fjob.finished() || cs.fjob.hi < len(cs.st.rows)) {
+			return false
+		}
+		if cs.sjob != nil && (!cs.sjob.finished() || cs.sjob.hi < len(cs.st.rows)) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,150 @@
+package inspector
+
+import (
+	"time"
+
+	"github.com/wstap/wstap/capture"
+)
+
+// previewMax is how many payload bytes a row keeps for its one-line
+// preview. A payload no longer than this is held whole, so a filter on it
+// needs no read of the file.
+const previewMax = 64
+
+// Row flags.
+const (
+	flagDropped uint8 = 1 << iota
+	flagIncomplete
+	flagCompressed
+	flagCut
+	flagTruncated
+)
+
+// row is what the message list keeps of one message: about 32 bytes plus
+// its preview in the store's arena. A million messages cost under 100 MB;
+// payloads stay in the capture file.
+type row struct {
+	seq   uint64 // the message's position in the file (Message.Seq)
+	t     int64  // when its first byte arrived, Unix nanoseconds
+	size  int64  // payload bytes
+	pre   uint32 // offset of its preview in the arena
+	plen  uint8  // preview length
+	dir   capture.Direction
+	op    capture.Opcode
+	flags uint8
+}
+
+func (r *row) has(f uint8) bool { return r.flags&f != 0 }
+
+// whole reports whether the preview holds the whole payload.
+func (r *row) whole() bool { return int64(r.plen) == r.size && !r.has(flagTruncated) }
+
+// crossed reports whether the message went from one peer to the other (see
+// capture.Message.Crossed).
+func (r *row) crossed() bool {
+	return (r.dir == capture.ClientToServer || r.dir == capture.ServerToClient) && !r.has(flagDropped)
+}
+
+// batch is a run of rows on its way from a loader to the model, with the
+// preview bytes they point into (offsets relative to the batch).
+type batch struct {
+	rows  []row
+	bytes []byte
+}
+
+func (b *batch) add(m *capture.Message) {
+	r := row{seq: m.Seq, t: m.Time.UnixNano(), size: m.Size, dir: m.Dir, op: m.Opcode}
+	if m.Dropped {
+		r.flags |= flagDropped
+	}
+	if m.Incomplete {
+		r.flags |= flagIncomplete
+	}
+	if m.Compressed {
+		r.flags |= flagCompressed
+	}
+	if m.Cut {
+		r.flags |= flagCut
+	}
+	if m.Truncated {
+		r.flags |= flagTruncated
+	}
+	d := m.Data
+	if len(d) > previewMax {
+		d = d[:previewMax]
+	}
+	r.pre, r.plen = uint32(len(b.bytes)), uint8(len(d))
+	b.bytes = append(b.bytes, d...)
+	b.rows = append(b.rows, r)
+}
+
+// store holds the rows of one connection. Only the model's goroutine
+// appends; background jobs read a prefix they were handed (rows and arena
+// are append-only, so a prefix never changes under them).
+type store struct {
+	rows  []row
+	arena []byte
+	// stats
+	largest    int64 // the largest message's size
+	largestIdx int   // its row
+	bytes      [3]int64
+	counts     [3]int64
+	// rate counts messages per second of the connection's life, for the
+	// client [0] and the server [1], from the second of the first row.
+	base int64
+	rate [2][]int32
+}
+
+// maxRateSecs bounds the rate history (about 12 days of seconds).
+const maxRateSecs = 1 << 20
+
+func (s *store) append(b *batch) {
+	base := uint32(len(s.arena))
+	s.arena = append(s.arena, b.bytes...)
+	for _, r := range b.rows {
+		r.pre += base
+		if r.size > s.largest || len(s.rows) == 0 {
+			s.largest, s.largestIdx = r.size, len(s.rows)
+		}
+		k := sender(r.dir)
+		s.bytes[k] += r.size
+		s.counts[k]++
+		if k < 2 {
+			sec := r.t / int64(time.Second)
+			if len(s.rows) == 0 {
+				s.base = sec
+			}
+			d := min(max(sec-s.base, 0), maxRateSecs-1)
+			for int64(len(s.rate[k])) <= d {
+				s.rate[k] = append(s.rate[k], 0)
+			}
+			s.rate[k][d]++
+		}
+		s.rows = append(s.rows, r)
+	}
+}
+
+func (s *store) preview(r *row) []byte { return s.arena[r.pre : r.pre+uint32(r.plen)] }
+
+// message rebuilds the summary of row i as a capture.Message, with its
+// preview as Data.
+func (s *store) message(i int, conn capture.ConnID) capture.Message {
+	r := &s.rows[i]
+	return capture.Message{
+		Conn: conn, Dir: r.dir, Opcode: r.op, Time: time.Unix(0, r.t), Seq: r.seq, Size: r.size,
+		Data: s.preview(r), Cut: !r.whole(), Dropped: r.has(flagDropped), Incomplete: r.has(flagIncomplete),
+		Compressed: r.has(flagCompressed), Truncated: r.has(flagTruncated),
+	}
+}
+
+// sender maps a direction to the index of ConnSummary.Messages: 0 client,
+// 1 server, 2 proxy.
+func sender(d capture.Direction) int {
+	switch d {
+	case capture.ClientToServer:
+		return 0
+	case capture.ServerToClient:
+		return 1
+	}
+	return 2
+}

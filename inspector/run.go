@@ -1,0 +1,32 @@
+package inspector
+
+import (
+	"context"
+	"io"
+	"os"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+)
+
+// Run runs the inspector on a terminal until the user quits or ctx ends.
+// in and out are the terminal (nil: the process's stdin and stdout).
+func Run(ctx context.Context, src Source, opts Options, in io.Reader, out io.Writer) error {
+	if in == nil {
+		in = os.Stdin
+	}
+	if out == nil {
+		out = os.Stdout
+	}
+	if !opts.Color {
+		opts.Color = os.Getenv("NO_COLOR") == "" && colorprofile.Detect(out, os.Environ()) > colorprofile.ASCII
+	}
+	m := New(src, opts)
+	defer m.Close()
+	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out))
+	_, err := p.Run()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
