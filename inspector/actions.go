@@ -67,7 +67,7 @@ func (m *Model) act(a action, path string) tea.Cmd {
 		return nil
 	}
 	src, ctx := m.src, m.ctx
-	return func() tea.Msg {
+	return m.bg.cmd(func() tea.Msg {
 		out := payloadMsg{act: a, msg: msg, data: data, path: path}
 		if data == nil {
 			out.data, _, out.err = readPayload(ctx, src, msg.Conn, msg.Seq)
@@ -76,7 +76,7 @@ func (m *Model) act(a action, path string) tea.Cmd {
 			out.err = saveFile(path, out.data)
 		}
 		return out
-	}
+	})
 }
 
 // saveFile writes data to a new file; it never replaces one.
@@ -173,12 +173,12 @@ func (m *Model) onEdited(e editedMsg) tea.Cmd {
 	ed := Edited{Conn: e.msg.Conn, Seq: e.msg.Seq, Dir: e.msg.Dir, Opcode: e.msg.Opcode, Data: data}
 	m.setStatus(nil, "resending…")
 	ctx := m.ctx
-	return func() tea.Msg {
+	return m.bg.cmd(func() tea.Msg {
 		if err := resend(ctx, ed); err != nil {
 			return statusMsg{err: fmt.Errorf("resend: %w", err)}
 		}
 		return statusf("resent the edited message (%s)", present.Bytes(int64(len(data))))
-	}
+	})
 }
 
 // startEdit checks that an edit can go anywhere before opening the editor.

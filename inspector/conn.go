@@ -47,7 +47,7 @@ func newConnState(m *Model, id capture.ConnID) *connState {
 		follow: m.live,
 		anchor: -1,
 	}
-	cs.ld = startLoader(m.ctx, m.src, id, m.live)
+	cs.ld = startLoader(m.ctx, &m.bg, m.src, id, m.live)
 	cs.pump(m)
 	return cs
 }
@@ -98,7 +98,7 @@ func (cs *connState) pumpJob(m *Model, j *job, e *filter.Expr, acc []int32) (*jo
 	acc = append(acc, hits...)
 	cs.scanned = j.lo + scanned
 	if done && j.hi < len(cs.st.rows) {
-		j = startJob(m.ctx, m.src, cs.id, &cs.st, j.hi, len(cs.st.rows), e)
+		j = startJob(m.ctx, &m.bg, m.src, cs.id, &cs.st, j.hi, len(cs.st.rows), e)
 	}
 	return j, acc
 }
@@ -156,7 +156,7 @@ func (cs *connState) setFilter(m *Model, e *filter.Expr, text string) {
 	cs.flt, cs.vis = e, nil
 	cs.anchor = max(anchor, 0)
 	cs.cur = 0
-	cs.fjob = startJob(m.ctx, m.src, cs.id, &cs.st, 0, len(cs.st.rows), e)
+	cs.fjob = startJob(m.ctx, &m.bg, m.src, cs.id, &cs.st, 0, len(cs.st.rows), e)
 }
 
 // setSearch starts a search for e (nil clears it).
@@ -171,7 +171,7 @@ func (cs *connState) setSearch(m *Model, e *filter.Expr) {
 		return
 	}
 	cs.search = e
-	cs.sjob = startJob(m.ctx, m.src, cs.id, &cs.st, 0, len(cs.st.rows), e)
+	cs.sjob = startJob(m.ctx, &m.bg, m.src, cs.id, &cs.st, 0, len(cs.st.rows), e)
 }
 
 func contains(s []int32, r int) bool {

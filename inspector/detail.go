@@ -76,7 +76,7 @@ func (m *Model) openDetail(ri int) tea.Cmd {
 	if whole {
 		msg.Data = slices.Clone(msg.Data)
 	}
-	return func() tea.Msg {
+	return m.bg.cmd(func() tea.Msg {
 		out := detailMsg{gen: gen, width: width}
 		if whole {
 			out.data = msg.Data
@@ -90,7 +90,7 @@ func (m *Model) openDetail(ri int) tea.Cmd {
 		out.kind = out.kinds[0]
 		out.doc, out.fmtErr = decode.Format(ctx, out.kind, out.data, decode.Options{Width: width})
 		return out
-	}
+	})
 }
 
 // readPayload reads a message's payload whole, up to maxOpen bytes.
@@ -158,10 +158,10 @@ func (m *Model) reformatAs(k decode.Kind) tea.Cmd {
 	if k != d.kind {
 		d.top = 0
 	}
-	return func() tea.Msg {
+	return m.bg.cmd(func() tea.Msg {
 		doc, err := decode.Format(ctx, k, data, decode.Options{Width: width})
 		return detailMsg{gen: gen, kind: k, doc: doc, fmtErr: err, width: width}
-	}
+	})
 }
 
 func (m *Model) reformat() tea.Cmd {
@@ -300,7 +300,7 @@ func (m *Model) toggleFrames() tea.Cmd {
 		return nil
 	}
 	src, msg, gen := m.src, d.msg, d.gen
-	return func() tea.Msg {
+	return m.bg.cmd(func() tea.Msg {
 		var lines []string
 		opts := capture.AssembleOptions{Frames: true, MaxData: 1}
 		seen := 0
@@ -328,7 +328,7 @@ func (m *Model) toggleFrames() tea.Cmd {
 			}
 		}
 		return framesMsg{gen: gen, frames: append(lines, "(the message's end was not found)")}
-	}
+	})
 }
 
 func (m *Model) onFrames(msg framesMsg) {
@@ -364,7 +364,7 @@ func (m *Model) findPartner() tea.Cmd {
 	}
 	src, msg, gen, hint := m.src, d.msg, d.gen, cs.hint
 	m.setStatus(nil, "looking for the partner…")
-	return func() tea.Msg {
+	return m.bg.cmd(func() tea.Msg {
 		var found uint64
 		opts := capture.AssembleOptions{MaxData: 1 << 20}
 		for rec, err := range capture.Assemble(src.RecordsFrom(capture.Filter{Conn: msg.Conn}, 0), opts) {
@@ -395,7 +395,7 @@ func (m *Model) findPartner() tea.Cmd {
 			return partnerMsg{gen: gen, seq: found, ok: true}
 		}
 		return partnerMsg{gen: gen, why: fmt.Sprintf("no partner found for %s id %s", p.Protocol, p.Key)}
-	}
+	})
 }
 
 func (m *Model) onPartner(msg partnerMsg) tea.Cmd {

@@ -34,10 +34,10 @@ func (m *Model) openFacts(title string, back view, load func() ([]string, error)
 	}
 	m.facts = &facts{title: title, back: back, gen: gen, lines: []string{"reading…"}}
 	m.view = viewFacts
-	return func() tea.Msg {
+	return m.bg.cmd(func() tea.Msg {
 		lines, err := load()
 		return factsMsg{gen: gen, lines: lines, err: err}
-	}
+	})
 }
 
 func (m *Model) onFacts(msg factsMsg) {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -297,3 +298,23 @@ func golden(t *testing.T, name, got string) {
 }
 
 func windowSize(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
+
+// lastEdit finds the file the editor was handed.
+func (m *Model) lastEdit(t testing.TB) string {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "wstap-edit-*"))
+	if len(matches) == 0 {
+		t.Fatal("no edit file")
+	}
+	newest := matches[0]
+	for _, p := range matches {
+		a, _ := os.Stat(p)
+		b, _ := os.Stat(newest)
+		if a.ModTime().After(b.ModTime()) {
+			newest = p
+		}
+	}
+	return newest
+}
+
+func runEditor(editor, path string) error { return exec.Command(editor, path).Run() }

@@ -224,6 +224,7 @@ func (m *Model) startInput(mode inputMode, value string) tea.Cmd {
 	m.input = mode
 	m.ti.SetValue(value)
 	m.ti.CursorEnd()
+	m.inputChanged()
 	return m.ti.Focus()
 }
 
@@ -252,6 +253,8 @@ func (m *Model) onInputKey(k tea.KeyPressMsg) tea.Cmd {
 // effect at once, a bad one shows its error and leaves the last good
 // filter in force.
 func (m *Model) inputChanged() tea.Cmd {
+	// The bar is as wide as its text, so that an error fits beside it.
+	m.ti.SetWidth(min(max(len([]rune(m.ti.Value()))+1, 20), m.width-12))
 	if m.input != inputFilter || m.cs == nil {
 		return nil
 	}

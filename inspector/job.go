@@ -29,11 +29,18 @@ type job struct {
 	err     error
 }
 
-func startJob(ctx context.Context, src Source, conn capture.ConnID, st *store, lo, hi int, expr *filter.Expr) *job {
+func startJob(ctx context.Context, g *guard, src Source, conn capture.ConnID, st *store, lo, hi int, expr *filter.Expr) *job {
 	ctx, cancel := context.WithCancel(ctx)
 	j := &job{expr: expr, lo: lo, hi: hi, cancel: cancel}
 	rows, arena := st.rows[:hi:hi], st.arena[:len(st.arena):len(st.arena)]
-	go j.run(ctx, src, conn, rows, arena)
+	j.done = true
+	if g.enter() {
+		j.done = false
+		go func() {
+			defer g.leave()
+			j.run(ctx, src, conn, rows, arena)
+		}()
+	}
 	return j
 }
 

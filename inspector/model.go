@@ -94,6 +94,7 @@ type Model struct {
 	det    *detail
 	facts  *facts
 	tickOn bool
+	bg     guard // the loaders, jobs and commands that read src
 }
 
 // New returns an inspector over src.
@@ -104,6 +105,9 @@ func New(src Source, opts Options) *Model {
 	ctx, stop := context.WithCancel(context.Background())
 	ti := textinput.New()
 	ti.Prompt = ""
+	st := ti.Styles()
+	st.Cursor.Blink = false // a steady cursor: no timer while the bar is open
+	ti.SetStyles(st)
 	m := &Model{
 		src: src, opts: opts, th: newTheme(opts.Color), ctx: ctx, stop: stop,
 		width: 80, height: 24, open: map[capture.ConnID]*connState{}, ti: ti,
@@ -120,6 +124,7 @@ func (m *Model) Close() {
 	for _, cs := range m.open {
 		cs.close()
 	}
+	m.bg.close()
 }
 
 type tickMsg struct {
@@ -158,7 +163,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = max(msg.Width, 20), max(msg.Height, 6)
-		m.ti.SetWidth(m.width - 12)
 		return m, m.reformat()
 	case tickMsg:
 		return m, m.onTick(msg)

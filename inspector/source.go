@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/wstap/wstap/capture"
 )
 
@@ -49,10 +50,16 @@ type loader struct {
 	err  error
 }
 
-func startLoader(ctx context.Context, src Source, conn capture.ConnID, follow bool) *loader {
+func startLoader(ctx context.Context, g *guard, src Source, conn capture.ConnID, follow bool) *loader {
 	ctx, cancel := context.WithCancel(ctx)
-	l := &loader{conn: conn, cancel: cancel}
-	go l.run(ctx, src, follow)
+	l := &loader{conn: conn, cancel: cancel, done: true}
+	if g.enter() {
+		l.done = false
+		go func() {
+			defer g.leave()
+			l.run(ctx, src, follow)
+		}()
+	}
 	return l
 }
 
@@ -118,4 +125,56 @@ func (l *loader) take() (b []batch, done bool, err error) {
 		l.cur = batch{}
 	}
 	return b, l.done && len(l.q) == 0 && len(l.cur.rows) == 0, l.err
+}
+
+// guard tracks the inspector's background work, so that Close returns only
+// once nothing reads the Source any more and the caller may close it.
+type guard struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// enter registers one piece of work; false once the guard is closed.
+func (g *guard) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.wg.Add(1)
+	return true
+}
+
+func (g *guard) leave() { g.wg.Done() }
+
+// close refuses new work and waits for the running work to end.
+func (g *guard) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.wg.Wait()
+}
+
+// goFn runs f on a goroutine of its own unless the guard is closed.
+func (g *guard) goFn(f func()) {
+	if !g.enter() {
+		return
+	}
+	go func() {
+		defer g.leave()
+		f()
+	}()
+}
+
+// cmd wraps a command that reads the Source: it does nothing once the
+// guard is closed.
+func (g *guard) cmd(f func() tea.Msg) tea.Cmd {
+	return func() tea.Msg {
+		if !g.enter() {
+			return nil
+		}
+		defer g.leave()
+		return f()
+	}
 }

@@ -321,13 +321,13 @@ func (m *Model) messageLines(h int) []string {
 	if bd := badges(c); bd != "" {
 		head += "  " + m.th.badge.Render(bd)
 	}
-	sw := max(min((m.width-60)/2, 30), 4)
+	sw := max(min((m.width-66)/2, 30), 4)
 	sp := cs.sparklines(sw)
 	largest := "-"
 	if len(st.rows) > 0 {
 		largest = present.Bytes(st.largest)
 	}
-	stats := fmt.Sprintf("→ %s %s  ← %s %s  %s  largest %s  violations %d  ghost %s",
+	stats := fmt.Sprintf("→ %s %s  ← %s %s  %s · largest %s · violations %d · ghost %s",
 		m.th.client.Render(sp[0]), count(int(st.counts[0])), m.th.server.Render(sp[1]), count(int(st.counts[1])),
 		present.Bytes(st.bytes[0]+st.bytes[1]+st.bytes[2]), largest, c.Violations, yesNo(c.Ghost))
 	timeHead := "time"

@@ -12,7 +12,9 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/wstap/wstap/capture"
 	"github.com/wstap/wstap/certs"
+	"github.com/wstap/wstap/inspector"
 	"github.com/wstap/wstap/internal/demo"
 )
 
@@ -22,7 +24,7 @@ type demoOptions struct {
 }
 
 func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.BoolVar(&o.noTUI, "no-tui", false, "print the capture instead of opening the inspector (until the inspector exists, the demo always prints)")
+	fs.BoolVar(&o.noTUI, "no-tui", false, "print the capture's connections instead of opening the inspector (the default when stdout is not a terminal)")
 	fs.StringVarP(&o.output, "output", "o", "", "capture file to write (default: ./captures/demo-<time>.wstap)")
 }
 
@@ -35,7 +37,8 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 subprotocol ` + demo.Subprotocol + `), wstap's recording proxy in explicit mode
 intercepting its TLS, and a scripted client talking through the proxy for a
 few seconds. The capture lands in ./captures; wstap prints its path and its
-connection list.
+connection list, then opens it in the inspector (press ? there for the keys)
+unless --no-tui is given or stdout is not a terminal.
 ` + exitStatusHelp,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -96,6 +99,18 @@ func runDemo(ctx context.Context, g *globalOptions, opts *demoOptions, _ []strin
 		return clientErr
 	}
 	fmt.Fprintf(g.stdout, "the demo client received %d messages through the proxy\n\n", n)
+	if !opts.noTUI && terminal(g.stdout) {
+		src, err := capture.Open(path)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		if err := runInspector(ctx, src, inspector.Options{Title: path}); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "the capture stays in %s: wstap inspect %s opens it again\n", path, path)
+		return nil
+	}
 	if err := runLs(ctx, g, &lsOptions{Format: "text"}, []string{path}); err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/wstap/wstap/capture"
 	"github.com/wstap/wstap/certs"
+	"github.com/wstap/wstap/inspector"
 	"github.com/wstap/wstap/internal/netaddr"
 	"github.com/wstap/wstap/internal/present"
 	"github.com/wstap/wstap/proxy"
@@ -40,6 +41,7 @@ type recordOptions struct {
 	ignoreHosts      []string
 	maxBody          int64
 	proxyAuth        string
+	tui              bool
 
 	upstreamRoots *x509.CertPool // trusted for upstreams instead of the system roots (the demo's own server)
 }
@@ -58,6 +60,7 @@ func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.ignoreHosts, "ignore-hosts", nil, "comma-separated host globs (*.bank.example.test,10.*) whose CONNECT tunnels pass byte for byte, not intercepted (for apps that pin certificates)")
 	fs.Int64Var(&o.maxBody, "max-body", 1<<20, "bytes of each plain HTTP body to keep in the capture; 0 keeps none")
 	fs.DurationVar(&o.heartbeat, "heartbeat", 0, "expose ghost connections: ping a side idle this long (e.g. 30s); 0 is off")
+	fs.BoolVar(&o.tui, "tui", false, "show connections and messages live in the inspector while recording (quit it with q to stop)")
 	fs.DurationVar(&o.heartbeatTimeout, "heartbeat-timeout", 0, "how long a pinged side may stay silent before it is a ghost (default: --heartbeat)")
 }
 
@@ -189,6 +192,9 @@ func (r *recorder) stop(grace time.Duration) error {
 }
 
 func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []string) error {
+	if opts.tui && !terminal(g.stdout) {
+		return errors.New("--tui needs a terminal (stdin and stdout); drop it to record with a counter on stderr")
+	}
 	log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	r, err := startRecorder(g, opts, log)
 	if err != nil {
@@ -204,13 +210,20 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []s
 		fmt.Fprintln(g.stderr, "wstap: warning: --allow-remote without --proxy-auth: anyone who can reach "+r.ln.Addr().String()+" can use this proxy")
 	}
 
-	stopCounter := startCounter(g.stderr, r.proxy)
 	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-r.served:
+	if opts.tui {
+		serveErr, err = recordTUI(ctx, r)
+		if err != nil {
+			fmt.Fprintf(g.stderr, "wstap: inspector: %v\n", err)
+		}
+	} else {
+		stopCounter := startCounter(g.stderr, r.proxy)
+		select {
+		case <-ctx.Done():
+		case serveErr = <-r.served:
+		}
+		stopCounter()
 	}
-	stopCounter()
 	// A second interrupt exits at once; what was flushed stays readable.
 	again := make(chan os.Signal, 1)
 	signal.Notify(again, os.Interrupt)
@@ -239,6 +252,34 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []s
 		err = errors.Join(fmt.Errorf("serve: %w", serveErr), err)
 	}
 	return err
+}
+
+// recordTUI runs the inspector on the capture while the proxy records into
+// it, until the user quits, ctx ends or the server stops. The inspector
+// follows the file as the writer flushes it: the relay never waits for the
+// UI, which reads on its own goroutines and redraws at most 20 times a
+// second.
+func recordTUI(ctx context.Context, r *recorder) (serveErr, err error) {
+	src, err := capture.Open(r.capture.Path())
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	served := make(chan error, 1)
+	go func() {
+		select {
+		case err := <-r.served:
+			served <- err
+			cancel()
+		case <-ctx.Done():
+			served <- nil
+		}
+	}()
+	err = runInspector(ctx, src, inspector.Options{Title: r.capture.Path(), Follow: true})
+	cancel()
+	return <-served, err
 }
 
 // startCounter shows a one-line live counter on stderr when it is a
