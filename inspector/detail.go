@@ -229,22 +229,20 @@ func (m *Model) detailLines(h int) []string {
 	if d.partial {
 		sub += fmt.Sprintf("  showing the first %s", present.Bytes(maxOpen))
 	}
-	out := []string{m.th.header.Render(fit(head, m.width)), m.th.dim.Render(fit(sub, m.width))}
-	bh := h - len(out)
+	bh := h - 2
 	n := m.detailLen()
 	d.top = max(min(d.top, n-bh), 0)
+	if n > bh {
+		pos := fmt.Sprintf("lines %d–%d of %d", d.top+1, min(d.top+bh, n), n)
+		sub = fit(sub, max(m.width-len([]rune(pos))-1, 0)) + " " + pos
+	}
+	out := []string{m.th.header.Render(fit(head, m.width)), m.th.dim.Render(fit(sub, m.width))}
 	for i := d.top; i < n && len(out) < h; i++ {
 		if d.showFrames {
 			out = append(out, fit(d.frames[i], m.width))
 			continue
 		}
 		out = append(out, m.spanLine(d.doc.Line(i)))
-	}
-	if n > bh && len(out) > 2 {
-		// a position marker on the last line
-		pos := fmt.Sprintf(" %d–%d/%d ", d.top+1, min(d.top+bh, n), n)
-		last := out[len(out)-1]
-		out[len(out)-1] = ansi.Truncate(last, m.width-len(pos), "") + m.th.dim.Render(pos)
 	}
 	return out
 }
