@@ -179,4 +179,23 @@ func TestFollowUnderLoad(t *testing.T) {
 	if m.cs.cur != n-1 {
 		t.Errorf("the cursor did not follow: %d", m.cs.cur)
 	}
+	// A payload filter reads the messages beyond their previews, in one
+	// pass, and a newer filter cancels the one running.
+	press(t, m, "f")
+	typeText(t, m, "json:n=12")
+	if !strings.Contains(screen(m), "scanning") && m.cs.fjob.finished() == false {
+		t.Errorf("a running filter shows no progress:\n%s", screen(m))
+	}
+	typeText(t, m, "345")
+	press(t, m, "enter")
+	settle(t, m)
+	if m.cs.count() != 1 || !strings.Contains(cursorPayload(m), `"n":12345`) {
+		t.Errorf("json:n=12345 passes %d rows, cursor on %q", m.cs.count(), cursorPayload(m))
+	}
+	press(t, m, "/")
+	m.ti.SetValue("")
+	press(t, m, "enter")
+	if m.cs.search != nil {
+		t.Errorf("an empty search did not clear it")
+	}
 }

@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/wstap/wstap/capture"
 )
 
@@ -266,6 +271,11 @@ func TestCopySaveEdit(t *testing.T) {
 	if len(out) != 1 || !strings.Contains(m.status, "as base64") {
 		t.Fatalf("copy of binary: %v, status %q", out, m.status)
 	}
+	press(t, m, "esc", "k", "w")
+	if !strings.HasSuffix(m.ti.Value(), ".json") {
+		t.Errorf("default name for JSON: %q", m.ti.Value())
+	}
+	press(t, m, "esc", "j", "enter")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "snap.bin")
 	press(t, m, "w")
@@ -397,5 +407,125 @@ func TestResizeReformats(t *testing.T) {
 		if len([]rune(l)) > 40 {
 			t.Errorf("line wider than 40: %q", l)
 		}
+	}
+}
+
+func TestRunOnAPipe(t *testing.T) {
+	src := openFixture(t)
+	inR, inW := io.Pipe()
+	defer inW.Close()
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, src, Options{Title: "pipe"}, inR, out) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(ansi.Strip(out.String()), "2 connections") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no first screen in 10 s: %q", out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run after its context ended: %v", err)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestEditorChoice(t *testing.T) {
+	m := &Model{}
+	t.Setenv("VISUAL", "")
+	t.Setenv("EDITOR", "nano -w")
+	if got := m.editor(); strings.Join(got, " ") != "nano -w" {
+		t.Errorf("editor %q", got)
+	}
+	t.Setenv("VISUAL", "code --wait")
+	if got := m.editor(); got[0] != "code" {
+		t.Errorf("VISUAL not first: %q", got)
+	}
+	t.Setenv("VISUAL", "")
+	t.Setenv("EDITOR", "")
+	if got := m.editor(); got[0] != "vi" {
+		t.Errorf("default %q", got)
+	}
+}
+
+// brokenSource is a capture whose payload and record reads fail after the
+// summaries loaded, as a file truncated under the inspector would.
+type brokenSource struct {
+	*capture.Reader
+	broken bool
+}
+
+var errBroken = errors.New("disk on fire")
+
+func (b *brokenSource) OpenMessageAt(c capture.ConnID, seq uint64) (io.ReadCloser, error) {
+	if b.broken {
+		return nil, errBroken
+	}
+	return b.Reader.OpenMessageAt(c, seq)
+}
+
+func (b *brokenSource) RecordsFrom(f capture.Filter, seq uint64) iter.Seq2[capture.Record, error] {
+	if !b.broken {
+		return b.Reader.RecordsFrom(f, seq)
+	}
+	return func(yield func(capture.Record, error) bool) { yield(nil, errBroken) }
+}
+
+func TestReadErrorsAreShown(t *testing.T) {
+	src := &brokenSource{Reader: openFixture(t)}
+	m := newTestModel(t, src, Options{})
+	press(t, m, "enter")
+	settle(t, m)
+	src.broken = true
+	// The catalog is longer than its preview: opening it reads the file.
+	press(t, m, "G", "k", "k", "enter")
+	if !m.statusErr || !strings.Contains(m.status, "disk on fire") {
+		t.Errorf("a failed read: status %q", m.status)
+	}
+	press(t, m, "esc", "i")
+	if !strings.Contains(strings.Join(m.facts.lines, "\n"), "error: disk on fire") {
+		t.Errorf("facts of a broken file: %q", m.facts.lines)
+	}
+	press(t, m, "esc", "f")
+	typeText(t, m, "/never/")
+	settle(t, m)
+	if m.cs.count() != 0 {
+		t.Errorf("a filter over an unreadable file passed %d rows", m.cs.count())
+	}
+	src.broken = false
+	m.ti.SetValue("")
+	press(t, m, "backspace", "enter")
+	settle(t, m)
+	press(t, m, "g", "j", "enter")
+	src.broken = true
+	press(t, m, "f")
+	if !strings.Contains(m.status, "disk on fire") {
+		t.Errorf("frames of a broken file: %q", m.status)
+	}
+	press(t, m, "p")
+	if !strings.Contains(m.status, "no partner found") {
+		t.Errorf("partner in a broken file: %q", m.status)
+	}
+	press(t, m, "esc", "tab", "enter")
+	if !strings.Contains(strings.Join(m.facts.lines, "\n"), "disk on fire") {
+		t.Errorf("HTTP facts of a broken file: %q", m.facts.lines)
 	}
 }

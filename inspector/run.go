@@ -9,6 +9,11 @@ import (
 	"github.com/charmbracelet/colorprofile"
 )
 
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
 // Run runs the inspector on a terminal until the user quits or ctx ends.
 // in and out are the terminal (nil: the process's stdin and stdout).
 func Run(ctx context.Context, src Source, opts Options, in io.Reader, out io.Writer) error {
@@ -23,7 +28,12 @@ func Run(ctx context.Context, src Source, opts Options, in io.Reader, out io.Wri
 	}
 	m := New(src, opts)
 	defer m.Close()
-	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out))
+	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out)}
+	if f, ok := out.(*os.File); !ok || !isTerminal(f) {
+		// No terminal to ask for its size (a pipe, a test): draw 80×24.
+		popts = append(popts, tea.WithWindowSize(80, 24))
+	}
+	p := tea.NewProgram(m, popts...)
 	_, err := p.Run()
 	if ctx.Err() != nil {
 		return nil

@@ -34,7 +34,7 @@ const pollInterval = 50 * time.Millisecond
 
 // maxBatch bounds the rows a loader hands over at once, so that one tick
 // never stalls the UI loop on a copy.
-const maxBatch = 1 << 16
+const maxBatch = 1 << 14
 
 // loader reads the message summaries of one connection in a goroutine and
 // queues them for the model, which takes them on its tick. It never blocks
@@ -154,17 +154,6 @@ func (g *guard) close() {
 	g.closed = true
 	g.mu.Unlock()
 	g.wg.Wait()
-}
-
-// goFn runs f on a goroutine of its own unless the guard is closed.
-func (g *guard) goFn(f func()) {
-	if !g.enter() {
-		return
-	}
-	go func() {
-		defer g.leave()
-		f()
-	}()
 }
 
 // cmd wraps a command that reads the Source: it does nothing once the

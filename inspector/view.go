@@ -121,8 +121,11 @@ func (m *Model) statusLine() string {
 	case inputFilter, inputSearch, inputJump, inputSave:
 		prompt := map[inputMode]string{inputFilter: "filter: ", inputSearch: "search: ", inputJump: "time: ", inputSave: "save to: "}[m.input]
 		line := prompt + m.ti.View()
-		if m.input == inputFilter && m.cs != nil && m.cs.fltErr != "" {
+		switch {
+		case m.input == inputFilter && m.cs != nil && m.cs.fltErr != "":
 			line += "  " + m.th.errText.Render("✗ "+m.cs.fltErr)
+		case m.input == inputFilter && m.cs != nil:
+			line += "  " + m.th.dim.Render(m.cs.filterCount())
 		}
 		return fit(line, w)
 	}
@@ -148,11 +151,7 @@ func (cs *connState) summary() string {
 	var parts []string
 	total := len(cs.st.rows)
 	if cs.flt != nil {
-		s := fmt.Sprintf("filter %s: %s of %s", cs.fltText, count(len(cs.vis)), count(total))
-		if !cs.fjob.finished() {
-			s += fmt.Sprintf(" (scanning %d%%)", percent(cs.scanned, total))
-		}
-		parts = append(parts, s)
+		parts = append(parts, "filter "+cs.fltText+": "+cs.filterCount())
 	} else {
 		s := count(total) + " messages"
 		if !cs.done {
@@ -174,6 +173,19 @@ func (cs *connState) summary() string {
 		parts = append(parts, "read error: "+cs.err.Error())
 	}
 	return strings.Join(parts, " · ")
+}
+
+// filterCount tells how many rows pass the filter, and how far its job got.
+func (cs *connState) filterCount() string {
+	total := len(cs.st.rows)
+	if cs.flt == nil {
+		return count(total) + " messages"
+	}
+	s := count(len(cs.vis)) + " of " + count(total)
+	if !cs.fjob.finished() {
+		s += fmt.Sprintf(" (scanning %d%%)", percent(cs.scanned, total))
+	}
+	return s
 }
 
 func percent(a, b int) int {
