@@ -192,7 +192,7 @@ func stripANSI(s string) string { return ansiRE.ReplaceAllString(s, "") }
 
 var listeningRE = regexp.MustCompile(`listening +(\S+)`)
 
-func waitListening(t *testing.T, out *syncBuffer) string {
+func waitListening(t testing.TB, out *syncBuffer) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {

@@ -69,7 +69,7 @@ func startRecordChild(t *testing.T, args ...string) (*exec.Cmd, string, *bytes.B
 	return nil, "", nil
 }
 
-func echoUpstream(t *testing.T) string {
+func echoUpstream(t testing.TB) string {
 	up := websocket.Upgrader{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
