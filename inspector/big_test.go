@@ -74,7 +74,7 @@ func TestOpenTenMiB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	t.Cleanup(func() { r.Close() }) // after the model's Close (cleanups run last first), which waits for its readers
 	m := newTestModel(t, r, Options{})
 	press(t, m, "enter")
 	settle(t, m)

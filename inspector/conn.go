@@ -31,7 +31,7 @@ type connState struct {
 	search  *filter.Expr
 	sjob    *job
 	hits    []int32 // rows that match the search, ascending
-	scanned int     // rows the newest search or filter job has looked at
+	scanned int     // rows the filter has looked at
 
 	marks map[int32]bool
 
@@ -75,7 +75,7 @@ func (cs *connState) pump(m *Model) {
 		}
 	}
 	if cs.flt != nil {
-		cs.fjob, cs.vis = cs.pumpJob(m, cs.fjob, cs.flt, cs.vis)
+		cs.fjob, cs.vis, cs.scanned = cs.pumpJob(m, cs.fjob, cs.flt, cs.vis)
 		if cs.anchor >= 0 {
 			p := sort.Search(len(cs.vis), func(i int) bool { return int(cs.vis[i]) >= cs.anchor })
 			if p < len(cs.vis) || cs.fjob.finished() {
@@ -84,7 +84,7 @@ func (cs *connState) pump(m *Model) {
 		}
 	}
 	if cs.search != nil {
-		cs.sjob, cs.hits = cs.pumpJob(m, cs.sjob, cs.search, cs.hits)
+		cs.sjob, cs.hits, _ = cs.pumpJob(m, cs.sjob, cs.search, cs.hits)
 	}
 	if cs.follow && !m.paused && cs.anchor < 0 {
 		cs.cur = max(cs.count()-1, 0)
@@ -93,14 +93,14 @@ func (cs *connState) pump(m *Model) {
 
 // pumpJob collects a job's hits into acc and, once it is done, starts the
 // next job over the rows that arrived meanwhile.
-func (cs *connState) pumpJob(m *Model, j *job, e *filter.Expr, acc []int32) (*job, []int32) {
+func (cs *connState) pumpJob(m *Model, j *job, e *filter.Expr, acc []int32) (*job, []int32, int) {
 	hits, scanned, done, _ := j.take()
 	acc = append(acc, hits...)
-	cs.scanned = j.lo + scanned
+	scanned += j.lo
 	if done && j.hi < len(cs.st.rows) {
 		j = startJob(m.ctx, &m.bg, m.src, cs.id, &cs.st, j.hi, len(cs.st.rows), e)
 	}
-	return j, acc
+	return j, acc, scanned
 }
 
 func (j *job) finished() bool {

@@ -45,7 +45,7 @@ func TestFollowGrowingFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	t.Cleanup(func() { r.Close() }) // after the model's Close (cleanups run last first), which waits for its readers
 	m := newTestModel(t, r, Options{})
 	if !m.live || !strings.Contains(screen(m), "no WebSocket connections in this capture yet") {
 		t.Fatalf("an empty live file:\n%s", screen(m))
@@ -140,7 +140,7 @@ func TestFollowUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	t.Cleanup(func() { r.Close() }) // after the model's Close (cleanups run last first), which waits for its readers
 	c, err := w.Open(&capture.ConnOpen{Time: at(0), URL: "ws://load.example.test/", Status: 101})
 	if err != nil {
 		t.Fatal(err)
