@@ -50,7 +50,7 @@ func (m *Model) target() (capture.Message, []byte, bool) {
 	if m.view == viewMessages && m.cs != nil {
 		if ri := m.cs.rowAt(m.cs.cur); ri >= 0 {
 			msg := m.cs.st.message(ri, m.cs.id)
-			if m.cs.st.rows[ri].whole() {
+			if m.cs.st.at(ri).whole() {
 				return msg, bytes.Clone(msg.Data), true
 			}
 			return msg, nil, true

@@ -97,8 +97,8 @@ func (cs *connState) pumpJob(m *Model, j *job, e *filter.Expr, acc []int32) (*jo
 	hits, scanned, done, _ := j.take()
 	acc = append(acc, hits...)
 	scanned += j.lo
-	if done && j.hi < len(cs.st.rows) {
-		j = startJob(m.ctx, &m.bg, m.src, cs.id, &cs.st, j.hi, len(cs.st.rows), e)
+	if done && j.hi < cs.st.len() {
+		j = startJob(m.ctx, &m.bg, m.src, cs.id, &cs.st, j.hi, cs.st.len(), e)
 	}
 	return j, acc, scanned
 }
@@ -114,7 +114,7 @@ func (cs *connState) count() int {
 	if cs.flt != nil {
 		return len(cs.vis)
 	}
-	return len(cs.st.rows)
+	return cs.st.len()
 }
 
 // rowAt maps a position in the visible list to a row index (-1: none).
@@ -156,7 +156,7 @@ func (cs *connState) setFilter(m *Model, e *filter.Expr, text string) {
 	cs.flt, cs.vis = e, nil
 	cs.anchor = max(anchor, 0)
 	cs.cur = 0
-	cs.fjob = startJob(m.ctx, &m.bg, m.src, cs.id, &cs.st, 0, len(cs.st.rows), e)
+	cs.fjob = startJob(m.ctx, &m.bg, m.src, cs.id, &cs.st, 0, cs.st.len(), e)
 }
 
 // setSearch starts a search for e (nil clears it).
@@ -171,7 +171,7 @@ func (cs *connState) setSearch(m *Model, e *filter.Expr) {
 		return
 	}
 	cs.search = e
-	cs.sjob = startJob(m.ctx, &m.bg, m.src, cs.id, &cs.st, 0, len(cs.st.rows), e)
+	cs.sjob = startJob(m.ctx, &m.bg, m.src, cs.id, &cs.st, 0, cs.st.len(), e)
 }
 
 func contains(s []int32, r int) bool {
@@ -209,8 +209,7 @@ func (cs *connState) nextIn(s []int32, r int, back bool) int {
 // nanoseconds). Rows are in completion order, whose start times rise but
 // for interleaved long messages, so a binary search lands within a few.
 func (cs *connState) jumpTime(t int64) {
-	rows := cs.st.rows
-	r := sort.Search(len(rows), func(i int) bool { return rows[i].t >= t })
+	r := sort.Search(cs.st.len(), func(i int) bool { return cs.st.at(i).t >= t })
 	cs.cur = min(cs.posOf(r), max(cs.count()-1, 0))
 	cs.follow = false
 }

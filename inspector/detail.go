@@ -72,7 +72,7 @@ func (m *Model) openDetail(ri int) tea.Cmd {
 	m.view = viewDetail
 	src, hint, width := m.src, cs.hint, m.docWidth()
 	msg := d.msg
-	whole := cs.st.rows[ri].whole()
+	whole := cs.st.at(ri).whole()
 	if whole {
 		msg.Data = slices.Clone(msg.Data)
 	}
@@ -405,8 +405,8 @@ func (m *Model) onPartner(msg partnerMsg) tea.Cmd {
 		return nil
 	}
 	cs := m.cs
-	for i := range cs.st.rows {
-		if cs.st.rows[i].seq == msg.seq {
+	for i := range cs.st.len() {
+		if cs.st.at(i).seq == msg.seq {
 			m.setStatus(nil, "")
 			if cs.flt != nil && !contains(cs.vis, i) {
 				m.setStatus(nil, "the partner is hidden by the filter; showing it anyway")

@@ -319,11 +319,10 @@ var clockRE = regexp.MustCompile(`^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)
 // offset from that message such as +1.5s or +2m.
 func (m *Model) parseJump(text string) (int64, error) {
 	text = strings.TrimSpace(text)
-	rows := m.cs.st.rows
-	if len(rows) == 0 {
+	if m.cs.st.len() == 0 {
 		return 0, fmt.Errorf("no messages to jump in")
 	}
-	first := rows[0].t
+	first := m.cs.st.at(0).t
 	if rest, ok := strings.CutPrefix(text, "+"); ok {
 		d, err := time.ParseDuration(rest)
 		if err != nil {

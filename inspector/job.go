@@ -32,19 +32,19 @@ type job struct {
 func startJob(ctx context.Context, g *guard, src Source, conn capture.ConnID, st *store, lo, hi int, expr *filter.Expr) *job {
 	ctx, cancel := context.WithCancel(ctx)
 	j := &job{expr: expr, lo: lo, hi: hi, cancel: cancel}
-	rows, arena := st.rows[:hi:hi], st.arena[:len(st.arena):len(st.arena)]
+	snap := *st
 	j.done = true
 	if g.enter() {
 		j.done = false
 		go func() {
 			defer g.leave()
-			j.run(ctx, src, conn, rows, arena)
+			j.run(ctx, src, conn, &snap)
 		}()
 	}
 	return j
 }
 
-func (j *job) run(ctx context.Context, src Source, conn capture.ConnID, rows []row, arena []byte) {
+func (j *job) run(ctx context.Context, src Source, conn capture.ConnID, st *store) {
 	var hits []int32
 	flush := func(scanned int) {
 		j.mu.Lock()
@@ -54,16 +54,16 @@ func (j *job) run(ctx context.Context, src Source, conn capture.ConnID, rows []r
 		hits = hits[:0]
 	}
 	match := func(i int, data []byte) {
-		r := &rows[i]
+		r := st.at(i)
 		fm := filter.Msg{Dir: r.dir, Opcode: r.op, Size: r.size, Data: data,
 			Dropped: r.has(flagDropped), Incomplete: r.has(flagIncomplete), Compressed: r.has(flagCompressed)}
 		if j.expr.Match(&fm) {
 			hits = append(hits, int32(i))
 		}
 	}
-	preview := func(i int) []byte { r := &rows[i]; return arena[r.pre : r.pre+uint32(r.plen)] }
+	preview := func(i int) []byte { return st.preview(st.at(i)) }
 	var err error
-	if !j.expr.NeedsPayload() || allWhole(rows[j.lo:j.hi]) {
+	if !j.expr.NeedsPayload() || allWhole(st, j.lo, j.hi) {
 		for i := j.lo; i < j.hi; i++ {
 			match(i, preview(i))
 			if i&4095 == 4095 {
@@ -74,7 +74,7 @@ func (j *job) run(ctx context.Context, src Source, conn capture.ConnID, rows []r
 			}
 		}
 	} else {
-		err = j.scan(ctx, src, conn, rows, match, preview, flush)
+		err = j.scan(ctx, src, conn, st, match, preview, flush)
 	}
 	flush(j.hi - j.lo)
 	j.mu.Lock()
@@ -86,11 +86,11 @@ func (j *job) run(ctx context.Context, src Source, conn capture.ConnID, rows []r
 // the earliest of their positions. Messages come in the order the rows
 // were loaded in (both are completion order), so a cursor walks the rows
 // in step, skipping messages that are not in the range.
-func (j *job) scan(ctx context.Context, src Source, conn capture.ConnID, rows []row,
+func (j *job) scan(ctx context.Context, src Source, conn capture.ConnID, st *store,
 	match func(int, []byte), preview func(int) []byte, flush func(int)) error {
-	minSeq := rows[j.lo].seq
-	for _, r := range rows[j.lo:j.hi] {
-		minSeq = min(minSeq, r.seq)
+	minSeq := st.at(j.lo).seq
+	for i := j.lo; i < j.hi; i++ {
+		minSeq = min(minSeq, st.at(i).seq)
 	}
 	i := j.lo
 	n := 0
@@ -111,7 +111,7 @@ func (j *job) scan(ctx context.Context, src Source, conn capture.ConnID, rows []
 		// look a few rows ahead before giving up on a message.
 		k := -1
 		for d := i; d < min(i+8, j.hi); d++ {
-			if rows[d].seq == m.Seq {
+			if st.at(d).seq == m.Seq {
 				k = d
 				break
 			}
@@ -140,9 +140,9 @@ func (j *job) scan(ctx context.Context, src Source, conn capture.ConnID, rows []
 	return nil
 }
 
-func allWhole(rows []row) bool {
-	for i := range rows {
-		if !rows[i].whole() {
+func allWhole(st *store, lo, hi int) bool {
+	for i := lo; i < hi; i++ {
+		if !st.at(i).whole() {
 			return false
 		}
 	}

@@ -22,11 +22,11 @@ func liveTick(t *testing.T, m *Model) {
 func waitRows(t *testing.T, m *Model, n int) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for m.cs == nil || len(m.cs.st.rows) < n {
+	for m.cs == nil || m.cs.st.len() < n {
 		if time.Now().After(deadline) {
 			got := -1
 			if m.cs != nil {
-				got = len(m.cs.st.rows)
+				got = m.cs.st.len()
 			}
 			t.Fatalf("%d rows after 20 s, want %d", got, n)
 		}
@@ -164,14 +164,22 @@ func TestFollowUnderLoad(t *testing.T) {
 		done <- w.Close()
 	}()
 	ticks := 0
-	for deadline := time.Now().Add(60 * time.Second); len(m.cs.st.rows) < n && time.Now().Before(deadline); ticks++ {
+	for deadline := time.Now().Add(60 * time.Second); m.cs.st.len() < n && time.Now().Before(deadline); ticks++ {
 		liveTick(t, m)
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if len(m.cs.st.rows) != n {
-		t.Fatalf("%d rows reached the list, want %d", len(m.cs.st.rows), n)
+	if m.cs.st.len() != n {
+		t.Fatalf("%d rows reached the list, want %d", m.cs.st.len(), n)
+	}
+	// Rows and previews span several blocks of the store: each row still
+	// has its own.
+	for i := range n {
+		want := fmt.Sprintf(`{"n":%d,"pad":`, i)
+		if got := string(m.cs.st.preview(m.cs.st.at(i))); !strings.HasPrefix(got, want) || m.cs.st.at(i).size != int64(len(want)+103) {
+			t.Fatalf("row %d: preview %q, size %d", i, got, m.cs.st.at(i).size)
+		}
 	}
 	if ticks > n/10 {
 		t.Errorf("%d ticks for %d messages: rows do not arrive in batches", ticks, n)

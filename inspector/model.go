@@ -262,10 +262,10 @@ func (m *Model) idle() bool {
 		if !cs.done {
 			return false
 		}
-		if cs.fjob != nil && (!cs.fjob.finished() || cs.fjob.hi < len(cs.st.rows)) {
+		if cs.fjob != nil && (!cs.fjob.finished() || cs.fjob.hi < cs.st.len()) {
 			return false
 		}
-		if cs.sjob != nil && (!cs.sjob.finished() || cs.sjob.hi < len(cs.st.rows)) {
+		if cs.sjob != nil && (!cs.sjob.finished() || cs.sjob.hi < cs.st.len()) {
 			return false
 		}
 	}

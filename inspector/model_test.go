@@ -36,7 +36,7 @@ func cursorPayload(m *Model) string {
 	if ri < 0 {
 		return ""
 	}
-	return string(m.cs.st.preview(&m.cs.st.rows[ri]))
+	return string(m.cs.st.preview(m.cs.st.at(ri)))
 }
 
 func TestFilterAsYouType(t *testing.T) {

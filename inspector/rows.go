@@ -53,6 +53,10 @@ type batch struct {
 }
 
 func (b *batch) add(m *capture.Message) {
+	if b.rows == nil {
+		b.rows = make([]row, 0, 1024)
+		b.bytes = make([]byte, 0, 1024*previewMax)
+	}
 	r := row{seq: m.Seq, t: m.Time.UnixNano(), size: m.Size, dir: m.Dir, op: m.Opcode}
 	if m.Dropped {
 		r.flags |= flagDropped
@@ -78,12 +82,23 @@ func (b *batch) add(m *capture.Message) {
 	b.rows = append(b.rows, r)
 }
 
+// Rows and previews are kept in fixed-size blocks, so that appending never
+// copies what is already stored: a million rows load without a stall or a
+// doubling of memory.
+const (
+	rowBlock   = 1 << 14
+	arenaBlock = 1 << 20
+)
+
 // store holds the rows of one connection. Only the model's goroutine
-// appends; background jobs read a prefix they were handed (rows and arena
-// are append-only, so a prefix never changes under them).
+// appends; background jobs read a copy of the store taken when they start.
+// Blocks are allocated whole and filled in place, never moved or resliced,
+// so what the copy covers never changes under them.
 type store struct {
-	rows  []row
-	arena []byte
+	blocks [][]row
+	n      int
+	arena  [][]byte
+	alen   uint32 // bytes in the arena: the offset of the next preview
 	// stats
 	largest    int64 // the largest message's size
 	largestIdx int   // its row
@@ -99,19 +114,17 @@ type store struct {
 const maxRateSecs = 1 << 20
 
 func (s *store) append(b *batch) {
-	base := uint32(len(s.arena))
-	s.arena = append(s.arena, b.bytes...)
 	for _, r := range b.rows {
-		r.pre += base
-		if r.size > s.largest || len(s.rows) == 0 {
-			s.largest, s.largestIdx = r.size, len(s.rows)
+		r.pre = s.keep(b.bytes[r.pre : r.pre+uint32(r.plen)])
+		if r.size > s.largest || s.n == 0 {
+			s.largest, s.largestIdx = r.size, s.n
 		}
 		k := sender(r.dir)
 		s.bytes[k] += r.size
 		s.counts[k]++
 		if k < 2 {
 			sec := r.t / int64(time.Second)
-			if len(s.rows) == 0 {
+			if s.n == 0 {
 				s.base = sec
 			}
 			d := min(max(sec-s.base, 0), maxRateSecs-1)
@@ -120,16 +133,42 @@ func (s *store) append(b *batch) {
 			}
 			s.rate[k][d]++
 		}
-		s.rows = append(s.rows, r)
+		if s.n%rowBlock == 0 {
+			s.blocks = append(s.blocks, make([]row, rowBlock))
+		}
+		s.blocks[s.n/rowBlock][s.n%rowBlock] = r
+		s.n++
 	}
 }
 
-func (s *store) preview(r *row) []byte { return s.arena[r.pre : r.pre+uint32(r.plen)] }
+// keep copies a preview into the arena and returns its offset. A preview
+// never straddles two blocks.
+func (s *store) keep(p []byte) uint32 {
+	if end := uint32(len(s.arena)) * arenaBlock; s.alen+uint32(len(p)) > end {
+		s.alen = end // the rest of the last block stays unused
+		s.arena = append(s.arena, make([]byte, arenaBlock))
+	}
+	off := s.alen
+	copy(s.arena[off/arenaBlock][off%arenaBlock:], p)
+	s.alen += uint32(len(p))
+	return off
+}
+
+// len is the number of rows.
+func (s *store) len() int { return s.n }
+
+// at returns row i.
+func (s *store) at(i int) *row { return &s.blocks[i/rowBlock][i%rowBlock] }
+
+func (s *store) preview(r *row) []byte {
+	b, o := r.pre/arenaBlock, r.pre%arenaBlock
+	return s.arena[b][o : o+uint32(r.plen)]
+}
 
 // message rebuilds the summary of row i as a capture.Message, with its
 // preview as Data.
 func (s *store) message(i int, conn capture.ConnID) capture.Message {
-	r := &s.rows[i]
+	r := s.at(i)
 	return capture.Message{
 		Conn: conn, Dir: r.dir, Opcode: r.op, Time: time.Unix(0, r.t), Seq: r.seq, Size: r.size,
 		Data: s.preview(r), Cut: !r.whole(), Dropped: r.has(flagDropped), Incomplete: r.has(flagIncomplete),

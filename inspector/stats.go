@@ -15,10 +15,10 @@ type sparkCache struct {
 // the connection's life in width cells each, on one shared scale.
 func (cs *connState) sparklines(width int) [2]string {
 	c := &cs.spark
-	if c.rows == len(cs.st.rows) && c.width == width && c.rows > 0 {
+	if c.rows == cs.st.len() && c.width == width && c.rows > 0 {
 		return c.lines
 	}
-	c.rows, c.width = len(cs.st.rows), width
+	c.rows, c.width = cs.st.len(), width
 	n := max(len(cs.st.rate[0]), len(cs.st.rate[1]))
 	cells := min(width, max(n, 1))
 	var sums [2][]int64

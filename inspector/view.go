@@ -149,7 +149,7 @@ func (m *Model) statusLine() string {
 // how far their jobs got.
 func (cs *connState) summary() string {
 	var parts []string
-	total := len(cs.st.rows)
+	total := cs.st.len()
 	if cs.flt != nil {
 		parts = append(parts, "filter "+cs.fltText+": "+cs.filterCount())
 	} else {
@@ -177,7 +177,7 @@ func (cs *connState) summary() string {
 
 // filterCount tells how many rows pass the filter, and how far its job got.
 func (cs *connState) filterCount() string {
-	total := len(cs.st.rows)
+	total := cs.st.len()
 	if cs.flt == nil {
 		return count(total) + " messages"
 	}
@@ -336,7 +336,7 @@ func (m *Model) messageLines(h int) []string {
 	sw := max(min((m.width-66)/2, 30), 4)
 	sp := cs.sparklines(sw)
 	largest := "-"
-	if len(st.rows) > 0 {
+	if st.len() > 0 {
 		largest = present.Bytes(st.largest)
 	}
 	stats := fmt.Sprintf("→ %s %s  ← %s %s  %s · largest %s · violations %d · ghost %s",
@@ -368,13 +368,13 @@ func (m *Model) messageLines(h int) []string {
 	cs.cur = min(cs.cur, n-1)
 	cs.top = window(cs.cur, cs.top, lh, n)
 	var first int64
-	if len(st.rows) > 0 {
-		first = st.rows[0].t
+	if st.len() > 0 {
+		first = st.at(0).t
 	}
 	pw := max(m.width-35, 8)
 	for p := cs.top; p < n && len(out) < h; p++ {
 		ri := cs.rowAt(p)
-		r := &st.rows[ri]
+		r := st.at(ri)
 		mark := ' '
 		switch {
 		case cs.marks[int32(ri)]:
