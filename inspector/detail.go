@@ -297,7 +297,7 @@ func (m *Model) toggleFrames() tea.Cmd {
 		d.top = 0
 		return nil
 	}
-	src, msg, gen := m.src, d.msg, d.gen
+	src, msg, gen, ctx := m.src, d.msg, d.gen, m.ctx
 	return m.bg.cmd(func() tea.Msg {
 		var lines []string
 		opts := capture.AssembleOptions{Frames: true, MaxData: 1}
@@ -308,7 +308,7 @@ func (m *Model) toggleFrames() tea.Cmd {
 			if err != nil {
 				return framesMsg{gen: gen, err: err}
 			}
-			if seen++; seen > 1_000_000 {
+			if seen++; seen > 1_000_000 || ctx.Err() != nil {
 				break
 			}
 			switch r := rec.(type) {
@@ -360,13 +360,17 @@ func (m *Model) findPartner() tea.Cmd {
 		m.setStatus(nil, "no partner: this is not a JSON-RPC or GraphQL message with an id")
 		return nil
 	}
-	src, msg, gen, hint := m.src, d.msg, d.gen, cs.hint
+	src, msg, gen, hint, ctx := m.src, d.msg, d.gen, cs.hint, m.ctx
 	m.setStatus(nil, "looking for the partner…")
 	return m.bg.cmd(func() tea.Msg {
 		var found uint64
 		opts := capture.AssembleOptions{MaxData: 1 << 20}
-		for rec, err := range capture.Assemble(src.RecordsFrom(capture.Filter{Conn: msg.Conn}, 0), opts) {
-			if err != nil {
+		from := uint64(0) // a response's request came before it
+		if p.Role == decode.Request {
+			from = msg.Seq
+		}
+		for rec, err := range capture.Assemble(src.RecordsFrom(capture.Filter{Conn: msg.Conn}, from), opts) {
+			if err != nil || ctx.Err() != nil {
 				break
 			}
 			o, isMsg := rec.(*capture.Message)

@@ -146,7 +146,7 @@ func tlsLines(t *capture.TLSInfo) []string {
 
 // httpFacts reads one plain HTTP exchange, found by its time.
 func (m *Model) httpFacts(x capture.HTTPSummary) tea.Cmd {
-	src := m.src
+	src, ctx := m.src, m.ctx
 	return m.openFacts(fmt.Sprintf("HTTP #%d", x.ID), viewHTTP, func() ([]string, error) {
 		seen := 0
 		for rec, err := range src.RecordsFrom(capture.Filter{}, src.SeekTime(x.Time)) {
@@ -156,7 +156,7 @@ func (m *Model) httpFacts(x capture.HTTPSummary) tea.Cmd {
 			if h, ok := rec.(*capture.HTTP); ok && h.ID == x.ID {
 				return httpLines(h), nil
 			}
-			if seen++; seen > 1_000_000 {
+			if seen++; seen > 1_000_000 || ctx.Err() != nil {
 				break
 			}
 		}
