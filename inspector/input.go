@@ -347,3 +347,37 @@ func (m *Model) parseJump(text string) (int64, error) {
 	day := time.Unix(0, first).UTC().Truncate(24 * time.Hour)
 	return day.Add(time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute + time.Duration(s)*time.Second + time.Duration(ns)).UnixNano(), nil
 }
+
+// click selects the list row on screen line y; a click on the row already
+// selected opens it, as a double click would.
+func (m *Model) click(y int) tea.Cmd {
+	if m.help || m.input != inputNone {
+		return nil
+	}
+	pick := func(cur *int, top, first, n int) bool {
+		p := top + y - first
+		if y < first || p < 0 || p >= n {
+			return false
+		}
+		again := p == *cur
+		*cur = p
+		return again
+	}
+	switch m.view {
+	case viewConns:
+		if pick(&m.connCur, m.connTop, 2, len(m.conns)) {
+			m.openConn(m.conns[m.connCur].Conn)
+		}
+	case viewHTTP:
+		if pick(&m.httpCur, m.httpTop, 2, len(m.http)) {
+			return m.httpFacts(m.http[m.httpCur])
+		}
+	case viewMessages:
+		cs := m.cs
+		if pick(&cs.cur, cs.top, 4, cs.count()) {
+			return m.openDetail(cs.rowAt(cs.cur))
+		}
+		cs.follow, cs.anchor = false, -1
+	}
+	return nil
+}

@@ -175,6 +175,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		case tea.MouseWheelDown:
 			return m, m.move(3)
 		}
+	case tea.MouseClickMsg:
+		if msg.Button == tea.MouseLeft {
+			return m, m.click(msg.Y)
+		}
 	case tea.PasteMsg:
 		if m.input != inputNone {
 			var cmd tea.Cmd

@@ -529,3 +529,29 @@ func TestReadErrorsAreShown(t *testing.T) {
 		t.Errorf("HTTP facts of a broken file: %q", m.facts.lines)
 	}
 }
+
+func TestMouseClicks(t *testing.T) {
+	m := newTestModel(t, openFixture(t), Options{})
+	do(t, m, tea.MouseClickMsg{Button: tea.MouseLeft, Y: 3})
+	if m.connCur != 1 || m.view != viewConns {
+		t.Fatalf("a click on the second connection: cursor %d, view %d", m.connCur, m.view)
+	}
+	do(t, m, tea.MouseClickMsg{Button: tea.MouseLeft, Y: 2})
+	do(t, m, tea.MouseClickMsg{Button: tea.MouseLeft, Y: 2})
+	settle(t, m)
+	if m.view != viewMessages {
+		t.Fatalf("a second click did not open the connection: view %d", m.view)
+	}
+	do(t, m, tea.MouseClickMsg{Button: tea.MouseLeft, Y: 6})
+	if m.cs.cur != 2 {
+		t.Errorf("a click on the third message: cursor %d", m.cs.cur)
+	}
+	do(t, m, tea.MouseClickMsg{Button: tea.MouseLeft, Y: 29})
+	if m.cs.cur != 2 {
+		t.Errorf("a click below the rows moved the cursor to %d", m.cs.cur)
+	}
+	do(t, m, tea.MouseClickMsg{Button: tea.MouseLeft, Y: 6})
+	if m.view != viewDetail || m.det.kind.String() != "msgpack" {
+		t.Errorf("a second click did not open the msgpack message: view %d", m.view)
+	}
+}

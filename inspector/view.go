@@ -445,7 +445,8 @@ func (m *Model) helpLines(h int) []string {
 			out = append(out, fit(fmt.Sprintf("  %-10s %s", hp.Key, hp.Desc), m.width))
 		}
 	}
-	out = append(out, "", fit("filter terms: from:client|server|proxy  op:text|binary|ping|pong|close  size>1k  /regex/", m.width),
+	out = append(out, "", fit("mouse: the wheel scrolls; a click selects a row, a second click opens it", m.width))
+	out = append(out, fit("filter terms: from:client|server|proxy  op:text|binary|ping|pong|close  size>1k  /regex/", m.width),
 		fit("  json:path=value (gjson)  is:dropped|incomplete|compressed  words  \"a phrase\"  -term (not)", m.width))
 	if len(out) > h {
 		out = out[:h]
