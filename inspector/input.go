@@ -21,10 +21,15 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.quit()
 	}
 	if m.help {
-		if key.Matches(k, keys.Help, keys.Back) {
+		switch {
+		case key.Matches(k, keys.Help, keys.Back):
 			m.help = false
-		} else if key.Matches(k, keys.Quit) {
+		case key.Matches(k, keys.Quit):
 			return m.quit()
+		case key.Matches(k, keys.Down):
+			m.helpTop++
+		case key.Matches(k, keys.Up):
+			m.helpTop = max(m.helpTop-1, 0)
 		}
 		return nil
 	}

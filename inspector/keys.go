@@ -44,7 +44,7 @@ var keys = keyMap{
 	Decoder:     b([]string{"d"}, "d/D", "next/prev decoder"),
 	DecoderBack: b([]string{"D"}, "D", "previous decoder"),
 	Frames:      b([]string{"f"}, "f", "frames"),
-	Partner:     b([]string{"p"}, "p", "partner (request/response)"),
+	Partner:     b([]string{"p"}, "p", "request ⇄ response"),
 	PrevMsg:     b([]string{"["}, "[", "previous message"),
 	NextMsg:     b([]string{"]"}, "]", "next message"),
 

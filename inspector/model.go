@@ -72,6 +72,7 @@ type Model struct {
 	width, height int
 	view          view
 	help          bool
+	helpTop       int
 	status        string
 	statusErr     bool
 

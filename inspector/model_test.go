@@ -555,3 +555,22 @@ func TestMouseClicks(t *testing.T) {
 		t.Errorf("a second click did not open the msgpack message: view %d", m.view)
 	}
 }
+
+func TestHelpOnANarrowScreen(t *testing.T) {
+	m := newTestModel(t, openFixture(t), Options{})
+	do(t, m, windowSize(60, 20))
+	press(t, m, "?")
+	if strings.Contains(screen(m), "edit and resend") {
+		t.Fatalf("the whole help fits 60×20?\n%s", screen(m))
+	}
+	for range 40 {
+		press(t, m, "j")
+	}
+	if !strings.Contains(screen(m), "edit and resend") || !strings.Contains(screen(m), "filter terms") {
+		t.Errorf("j does not scroll the help to its end:\n%s", screen(m))
+	}
+	press(t, m, "k", "esc")
+	if m.help {
+		t.Errorf("esc did not close the help")
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/wstap/wstap/capture"
 	"github.com/wstap/wstap/internal/present"
@@ -431,27 +430,55 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// helpLines lists every key, by where it works.
+// helpLines lists every key, by where it works: in three columns on a
+// wide screen, one under the other (scrolled with j/k) on a narrow one.
 func (m *Model) helpLines(h int) []string {
 	sections := []string{"Everywhere", "Message list", "Message detail"}
-	var out []string
+	var cols [][]string
 	for i, g := range helpGroups() {
-		if i > 0 {
-			out = append(out, "")
-		}
-		out = append(out, m.th.header.Render(fit(sections[i], m.width)))
+		col := []string{m.th.header.Render(sections[i])}
 		for _, k := range g {
 			hp := k.Help()
-			out = append(out, fit(fmt.Sprintf("  %-10s %s", hp.Key, hp.Desc), m.width))
+			col = append(col, fmt.Sprintf("  %-8s %s", hp.Key, hp.Desc))
+		}
+		cols = append(cols, col)
+	}
+	colW := m.width / 3
+	var out []string
+	if colW >= 32 {
+		for r := 0; ; r++ {
+			line, any := "", false
+			for _, col := range cols {
+				cell := ""
+				if r < len(col) {
+					cell, any = col[r], true
+				}
+				line += fit(cell, colW)
+			}
+			if !any {
+				break
+			}
+			out = append(out, fit(line, m.width))
+		}
+	} else {
+		for i, col := range cols {
+			if i > 0 {
+				out = append(out, "")
+			}
+			for _, l := range col {
+				out = append(out, fit(l, m.width))
+			}
 		}
 	}
-	out = append(out, "", fit("mouse: the wheel scrolls; a click selects a row, a second click opens it", m.width))
-	out = append(out, fit("filter terms: from:client|server|proxy  op:text|binary|ping|pong|close  size>1k  /regex/", m.width),
+	out = append(out, "",
+		fit("mouse: the wheel scrolls; a click selects a row, a second click opens it", m.width),
+		fit("filter terms: from:client|server|proxy  op:text|binary|ping|pong|close  size>1k  /regex/", m.width),
 		fit("  json:path=value (gjson)  is:dropped|incomplete|compressed  words  \"a phrase\"  -term (not)", m.width))
+	m.helpTop = max(min(m.helpTop, len(out)-h), 0)
+	out = out[m.helpTop:]
 	if len(out) > h {
 		out = out[:h]
 	}
 	return out
 }
 
-var _ = lipgloss.Width
