@@ -481,4 +481,3 @@ func (m *Model) helpLines(h int) []string {
 	}
 	return out
 }
-
