@@ -36,6 +36,11 @@ type Reader struct {
 	hdr    Header
 	hdrEnd int64
 	dec    *zstd.Decoder // DecodeAll only: safe for concurrent use
+	// decMu guards dec and the file against Close: a decoder used after
+	// Close blocks forever, so chunk reads and decodes hold it shared and
+	// Close exclusively.
+	decMu  sync.RWMutex
+	closed bool
 	bufs   sync.Pool     // *cursor
 
 	mu         sync.RWMutex
@@ -112,8 +117,16 @@ func newReader(ra io.ReaderAt, size int64, walk bool) (*Reader, error) {
 	return r, nil
 }
 
-// Close releases the reader's file and decoder.
+// ErrReaderClosed is what an iterator yields when its Reader was closed
+// under it.
+var ErrReaderClosed = errors.New("capture: reader closed")
+
+// Close releases the reader's file and decoder. It waits for decodes in
+// flight; iterators still running then end with ErrReaderClosed.
 func (r *Reader) Close() error {
+	r.decMu.Lock()
+	defer r.decMu.Unlock()
+	r.closed = true
 	r.dec.Close()
 	if r.file != nil {
 		return r.file.Close()
@@ -619,6 +632,9 @@ func (r *Reader) foldUncovered() {
 		}
 		cur.scratch.reset()
 		unknown, err := r.decodeChunk(e, r.size, cur, &cur.scratch)
+		if errors.Is(err, ErrReaderClosed) {
+			return
+		}
 		if err != nil {
 			if r.markBadLocked(e, err) == nil { // the torn tail: the chunks end here
 				return
@@ -686,6 +702,11 @@ func (r *Reader) cursor() *cursor {
 // no shared state of r.
 func (r *Reader) decodeChunk(e *chunkEntry, size int64, cur *cursor, a *recAlloc) (int, error) {
 	cur.recs, cur.pos = cur.recs[:0], cur.pos[:0]
+	r.decMu.RLock() // Close waits for the read and the decode
+	defer r.decMu.RUnlock()
+	if r.closed {
+		return 0, ErrReaderClosed
+	}
 	// The skippable frame's head, the chunk header (it carries the CRC,
 	// which the index does not keep) and the frame, in one read. A damaged
 	// index must not size the buffer.
@@ -951,6 +972,10 @@ func (r *Reader) step(st *walkState, f Filter, from uint64, transient bool,
 	}
 	cur := st.cur
 	r.decodeAhead(st, f, from, transient) // cur is not among the free buffers: its records stay valid
+	if errors.Is(err, ErrReaderClosed) {
+		yield(nil, err)
+		return false, false
+	}
 	if err != nil {
 		d := r.markBad(&e, err)
 		if d == nil { // it was the torn tail

@@ -700,3 +700,44 @@ func TestConnsFromCheckpoint(t *testing.T) {
 		t.Errorf("without the checkpoint: Conns() = %d entries, want 0", n)
 	}
 }
+
+// TestCloseUnderAnIterator closes a Reader while an iterator with decodes
+// running ahead is still reading it: the iterator ends with ErrReaderClosed
+// rather than blocking forever on the closed decoder.
+func TestCloseUnderAnIterator(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "many.wstap")
+	w, err := Create(path, Options{FlushSize: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := w.Open(&ConnOpen{Time: fat(0), URL: "ws://many.example.test/", Status: 101})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5000 {
+		if err := w.Append(&Chunk{Conn: c, Time: fat(i), Dir: ServerToClient, Opcode: OpText, First: true, Last: true,
+			Data: []byte(strings.Repeat("x", 100))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, closedErr := 0, error(nil)
+	for _, err := range r.Records(Filter{}) {
+		if err != nil {
+			closedErr = err
+			break
+		}
+		if n++; n == 10 {
+			r.Close()
+		}
+	}
+	if !errors.Is(closedErr, ErrReaderClosed) || n >= 5000 {
+		t.Errorf("after Close the iterator read %d records and ended with %v, want ErrReaderClosed", n, closedErr)
+	}
+}
