@@ -41,7 +41,7 @@ type Reader struct {
 	// Close exclusively.
 	decMu  sync.RWMutex
 	closed bool
-	bufs   sync.Pool     // *cursor
+	bufs   sync.Pool // *cursor
 
 	mu         sync.RWMutex
 	size       int64
