@@ -204,3 +204,15 @@ func waitListening(t testing.TB, out *syncBuffer) string {
 	t.Fatalf("not listening after 20 s: %s", out.String())
 	return ""
 }
+
+func TestHeldLog(t *testing.T) {
+	h := &heldLog{max: 10}
+	h.Write([]byte("12345\n"))
+	h.Write([]byte("too long now\n"))
+	var out bytes.Buffer
+	h.flush(&out)
+	h.Write([]byte("after\n"))
+	if want := "12345\nwstap: 1 more warning(s) while the inspector was open were not kept\nafter\n"; out.String() != want {
+		t.Errorf("held log wrote %q, want %q", out.String(), want)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -195,7 +197,15 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []s
 	if opts.tui && !terminal(g.stdout) {
 		return errors.New("--tui needs a terminal (stdin and stdout); drop it to record with a counter on stderr")
 	}
-	log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Under --tui the inspector owns the terminal: warnings wait in a
+	// bounded buffer and are printed once it has closed.
+	var held *heldLog
+	var logOut io.Writer = g.stderr
+	if opts.tui {
+		held = &heldLog{max: 64 << 10}
+		logOut = held
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	r, err := startRecorder(g, opts, log)
 	if err != nil {
 		return err
@@ -213,6 +223,7 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []s
 	var serveErr error
 	if opts.tui {
 		serveErr, err = recordTUI(ctx, r)
+		held.flush(g.stderr)
 		if err != nil {
 			fmt.Fprintf(g.stderr, "wstap: inspector: %v\n", err)
 		}
@@ -280,6 +291,41 @@ func recordTUI(ctx context.Context, r *recorder) (serveErr, err error) {
 	err = runInspector(ctx, src, inspector.Options{Title: r.capture.Path(), Follow: true})
 	cancel()
 	return <-served, err
+}
+
+// heldLog keeps log lines while the inspector owns the terminal, up to max
+// bytes; what is past it is counted, not kept.
+type heldLog struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	max     int
+	dropped int
+	out     io.Writer // once flushed, lines go straight here
+}
+
+func (h *heldLog) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.out != nil {
+		return h.out.Write(p)
+	}
+	if h.b.Len()+len(p) > h.max {
+		h.dropped++
+		return len(p), nil
+	}
+	return h.b.Write(p)
+}
+
+// flush prints what was held, and then writes straight through.
+func (h *heldLog) flush(w io.Writer) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	w.Write(h.b.Bytes())
+	if h.dropped > 0 {
+		fmt.Fprintf(w, "wstap: %d more warning(s) while the inspector was open were not kept\n", h.dropped)
+	}
+	h.b.Reset()
+	h.out = w
 }
 
 // startCounter shows a one-line live counter on stderr when it is a
