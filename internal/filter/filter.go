@@ -174,13 +174,32 @@ func compare(op cmp, a, b float64) bool {
 	}
 }
 
-// matchJSON evaluates a json term on a payload. The path is looked up
-// first: most payloads lack it, and then validating them is wasted work.
-// A payload that is not valid JSON matches no json term, even where gjson
-// would find the path in it (a truncated message, a JSON-like fragment).
+// matchJSON evaluates a json term on a payload. The path is looked up and
+// the value compared first: most payloads lack the path or fail the
+// comparison, and then validating them is wasted work. A payload that is
+// not valid JSON matches no json term, even where gjson would find the path
+// in it (a truncated message, a JSON-like fragment).
 func (t *term) matchJSON(data []byte, st *matchState) bool {
 	r := gjson.GetBytes(data, t.path)
 	if !r.Exists() {
+		return false
+	}
+	var ok bool
+	switch t.cmp {
+	case cmpEq:
+		ok = t.lit.equal(r)
+	case cmpNe:
+		ok = !t.lit.equal(r)
+	case cmpRe:
+		if r.Type == gjson.String {
+			ok = t.re.MatchString(r.Str)
+		} else {
+			ok = t.re.MatchString(r.Raw)
+		}
+	default:
+		ok = true
+	}
+	if !ok {
 		return false
 	}
 	if st.json == 0 {
@@ -189,20 +208,5 @@ func (t *term) matchJSON(data []byte, st *matchState) bool {
 			st.json = 1
 		}
 	}
-	if st.json < 0 {
-		return false
-	}
-	switch t.cmp {
-	case cmpEq:
-		return t.lit.equal(r)
-	case cmpNe:
-		return !t.lit.equal(r)
-	case cmpRe:
-		if r.Type == gjson.String {
-			return t.re.MatchString(r.Str)
-		}
-		return t.re.MatchString(r.Raw)
-	default:
-		return true
-	}
+	return st.json > 0
 }
