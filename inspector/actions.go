@@ -2,7 +2,6 @@ package inspector
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -205,5 +204,3 @@ func (m *Model) defaultSavePath() string {
 	}
 	return filepath.Clean(fmt.Sprintf("wstap-conn%d-seq%d%s", msg.Conn, msg.Seq, ext))
 }
-
-var _ = context.Background

@@ -73,9 +73,9 @@ func openBench(b *testing.B, path string) *capture.Reader {
 	return r
 }
 
-// benchOpts are the options of every benchmark model: a fixed clock and
-// title, as newTestModel would set.
-func benchOpts() Options { return Options{Title: "bench.wstap", Now: func() time.Time { return t0 }} }
+// benchOpts are the options of every benchmark model: the title
+// newTestModel would set.
+func benchOpts() Options { return Options{Title: "bench.wstap"} }
 
 // waitLoaded ticks m until every row of the connection shown is loaded and
 // its jobs are done, and checks that they are all there.

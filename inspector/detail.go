@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -35,7 +34,6 @@ type detail struct {
 	docW    int
 	fmtErr  error
 	loading bool
-	since   time.Time
 	top     int
 
 	frames     []string // the frames' facts, once read
@@ -67,7 +65,7 @@ func (m *Model) openDetail(ri int) tea.Cmd {
 		m.det.cancel()
 	}
 	ctx, cancel := context.WithCancel(m.ctx)
-	d := &detail{gen: gen, row: ri, msg: cs.st.message(ri, cs.id), cancel: cancel, loading: true, since: m.opts.Now()}
+	d := &detail{gen: gen, row: ri, msg: cs.st.message(ri, cs.id), cancel: cancel, loading: true}
 	m.det = d
 	m.view = viewDetail
 	src, hint, width := m.src, cs.hint, m.docWidth()
@@ -153,7 +151,7 @@ func (m *Model) reformatAs(k decode.Kind) tea.Cmd {
 	ctx, cancel := context.WithCancel(m.ctx)
 	d.cancel = cancel
 	d.gen++
-	d.loading, d.since = true, m.opts.Now()
+	d.loading = true
 	gen, data, width := d.gen, d.data, m.docWidth()
 	if k != d.kind {
 		d.top = 0

@@ -170,9 +170,6 @@ func openFixture(t testing.TB) *capture.Reader {
 // newTestModel returns a model over src at 100×30, without colour.
 func newTestModel(t testing.TB, src Source, opts Options) *Model {
 	t.Helper()
-	if opts.Now == nil {
-		opts.Now = func() time.Time { return t0 }
-	}
 	if opts.Title == "" {
 		opts.Title = "fixture.wstap"
 	}

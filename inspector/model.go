@@ -28,8 +28,6 @@ type Options struct {
 	// Editor is the command that edits a payload (default $VISUAL, $EDITOR,
 	// then vi).
 	Editor string
-	// Now is the clock, for tests (default time.Now).
-	Now func() time.Time
 }
 
 // Edited is a message the user edited, with where it came from.
@@ -90,19 +88,15 @@ type Model struct {
 	open map[capture.ConnID]*connState
 	cs   *connState // the connection shown
 
-	input  inputMode
-	ti     textinput.Model
-	det    *detail
-	facts  *facts
-	tickOn bool
-	bg     guard // the loaders, jobs and commands that read src
+	input inputMode
+	ti    textinput.Model
+	det   *detail
+	facts *facts
+	bg    guard // the loaders, jobs and commands that read src
 }
 
 // New returns an inspector over src.
 func New(src Source, opts Options) *Model {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	ctx, stop := context.WithCancel(context.Background())
 	ti := textinput.New()
 	ti.Prompt = ""
@@ -155,7 +149,6 @@ func (m *Model) tick() tea.Cmd {
 
 // Init implements tea.Model.
 func (m *Model) Init() tea.Cmd {
-	m.tickOn = true
 	return m.tick()
 }
 

@@ -16,7 +16,6 @@ const (
 	flagDropped uint8 = 1 << iota
 	flagIncomplete
 	flagCompressed
-	flagCut
 	flagTruncated
 )
 
@@ -67,9 +66,6 @@ func (b *batch) add(m *capture.Message) {
 	if m.Compressed {
 		r.flags |= flagCompressed
 	}
-	if m.Cut {
-		r.flags |= flagCut
-	}
 	if m.Truncated {
 		r.flags |= flagTruncated
 	}
@@ -100,10 +96,9 @@ type store struct {
 	arena  [][]byte
 	alen   uint32 // bytes in the arena: the offset of the next preview
 	// stats
-	largest    int64 // the largest message's size
-	largestIdx int   // its row
-	bytes      [3]int64
-	counts     [3]int64
+	largest int64 // the largest message's size
+	bytes   [3]int64
+	counts  [3]int64
 	// rate counts messages per second of the connection's life, for the
 	// client [0] and the server [1], from the second of the first row.
 	base int64
@@ -117,7 +112,7 @@ func (s *store) append(b *batch) {
 	for _, r := range b.rows {
 		r.pre = s.keep(b.bytes[r.pre : r.pre+uint32(r.plen)])
 		if r.size > s.largest || s.n == 0 {
-			s.largest, s.largestIdx = r.size, s.n
+			s.largest = r.size
 		}
 		k := sender(r.dir)
 		s.bytes[k] += r.size

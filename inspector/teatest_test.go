@@ -37,7 +37,7 @@ func TestProgramScreens(t *testing.T) {
 	}
 	for _, f := range flows {
 		t.Run(f.golden, func(t *testing.T) {
-			m := New(openFixture(t), Options{Title: "fixture.wstap", Now: func() time.Time { return t0 }})
+			m := New(openFixture(t), Options{Title: "fixture.wstap"})
 			tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30),
 				teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.ASCII)))
 			var seen bytes.Buffer

@@ -274,9 +274,9 @@ func (m *Model) connLines(h int) []string {
 		if proto == "" {
 			proto = "-"
 		}
-		s := fmt.Sprintf("%s%-5s %-10s %4s %7s %7s %9s %8s %-12s %s", gut, present.ConnLabel(c.Conn), cut(proto, 10),
+		s := fmt.Sprintf("%s%-5s %-10s %4s %7s %7s %9s %8s %-12s %s", gut, present.ConnLabel(c.Conn), present.Cut(proto, 10),
 			present.HTTPStatus(c.Status), count(int(c.Messages[0])), count(int(c.Messages[1])),
-			present.Bytes(c.Bytes[0]+c.Bytes[1]+c.Bytes[2]), present.Duration(c.Duration()), cut(closeText(c), 12), c.URL)
+			present.Bytes(c.Bytes[0]+c.Bytes[1]+c.Bytes[2]), present.Duration(c.Duration()), present.Cut(closeText(c), 12), c.URL)
 		if bd := badges(c); bd != "" {
 			s += "  " + m.th.badge.Render(bd)
 		}
@@ -292,8 +292,6 @@ func (m *Model) liveNote() string {
 	return ""
 }
 
-func cut(s string, n int) string { return present.Cut(s, n) }
-
 func (m *Model) httpLines(h int) []string {
 	out := []string{m.th.header.Render(fit(fmt.Sprintf("  %-5s %-12s %-7s %4s %9s %9s %8s %s",
 		"id", "time", "method", "st", "req", "resp", "duration", "url"), m.width))}
@@ -308,7 +306,7 @@ func (m *Model) httpLines(h int) []string {
 			gut = "> "
 		}
 		s := fmt.Sprintf("%s%-5s %-12s %-7s %4s %9s %9s %8s %s", gut, "#"+strconv.FormatUint(x.ID, 10), present.Clock(x.Time),
-			cut(x.Method, 7), present.HTTPStatus(x.Status), present.Bytes(x.RequestSize), present.Bytes(x.ResponseSize),
+			present.Cut(x.Method, 7), present.HTTPStatus(x.Status), present.Bytes(x.RequestSize), present.Bytes(x.ResponseSize),
 			present.Duration(x.Duration), x.URL)
 		out = append(out, m.line(i == m.httpCur, s))
 	}
