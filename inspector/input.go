@@ -179,14 +179,8 @@ func (m *Model) onMessagesKey(k tea.KeyPressMsg) tea.Cmd {
 		if !m.paused && cs.follow {
 			cs.cur = max(cs.count()-1, 0)
 		}
-	case key.Matches(k, keys.Facts):
-		return m.connFacts(cs.id)
-	case key.Matches(k, keys.Copy):
-		return m.act(actCopy, "")
-	case key.Matches(k, keys.Save):
-		return m.startInput(inputSave, m.defaultSavePath())
-	case key.Matches(k, keys.Edit):
-		return m.startEdit()
+	default:
+		return m.onMessageAction(k)
 	}
 	return nil
 }
@@ -213,8 +207,18 @@ func (m *Model) onDetailKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.moveDetail(-1)
 	case key.Matches(k, keys.NextMsg):
 		return m.moveDetail(1)
+	default:
+		return m.onMessageAction(k)
+	}
+	return nil
+}
+
+// onMessageAction answers the keys the message list and the detail view
+// share: they act on the message under the cursor or shown (see target).
+func (m *Model) onMessageAction(k tea.KeyPressMsg) tea.Cmd {
+	switch {
 	case key.Matches(k, keys.Facts):
-		return m.connFacts(d.msg.Conn)
+		return m.connFacts(m.cs.id)
 	case key.Matches(k, keys.Copy):
 		return m.act(actCopy, "")
 	case key.Matches(k, keys.Save):
