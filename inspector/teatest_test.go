@@ -56,14 +56,10 @@ func TestProgramScreens(t *testing.T) {
 	}
 }
 
+// programKey is keyMsg for the one-rune spelling of the flows.
 func programKey(r rune) tea.KeyPressMsg {
-	switch r {
-	case '\r':
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case '\x1b':
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case '\t':
-		return tea.KeyPressMsg{Code: tea.KeyTab}
+	if name, ok := map[rune]string{'\r': "enter", '\x1b': "esc", '\t': "tab"}[r]; ok {
+		return keyMsg(name)
 	}
-	return tea.KeyPressMsg{Code: r, Text: string(r)}
+	return keyMsg(string(r))
 }
