@@ -7,12 +7,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/term"
 )
-
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
 
 // Run runs the inspector on a terminal until the user quits or ctx ends.
 // in and out are the terminal (nil: the process's stdin and stdout).
@@ -29,7 +25,7 @@ func Run(ctx context.Context, src Source, opts Options, in io.Reader, out io.Wri
 	m := New(src, opts)
 	defer m.Close()
 	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out)}
-	if f, ok := out.(*os.File); !ok || !isTerminal(f) {
+	if f, ok := out.(*os.File); !ok || !term.IsTerminal(f.Fd()) {
 		// No terminal to ask for its size (a pipe, a test): draw 80×24.
 		popts = append(popts, tea.WithWindowSize(80, 24))
 	}
