@@ -103,12 +103,6 @@ func (cs *connState) pumpJob(m *Model, j *job, e *filter.Expr, acc []int32) (*jo
 	return j, acc, scanned
 }
 
-func (j *job) finished() bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.done && len(j.hits) == 0
-}
-
 // count is the number of rows in the visible list.
 func (cs *connState) count() int {
 	if cs.flt != nil {

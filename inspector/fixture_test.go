@@ -320,3 +320,20 @@ func (m *Model) lastEdit(t testing.TB) string {
 }
 
 func runEditor(editor, path string) error { return exec.Command(editor, path).Run() }
+
+// idle reports whether no loader or job of an opened connection is still
+// running.
+func (m *Model) idle() bool {
+	for _, cs := range m.open {
+		if !cs.done {
+			return false
+		}
+		if cs.fjob != nil && (!cs.fjob.finished() || cs.fjob.hi < cs.st.len()) {
+			return false
+		}
+		if cs.sjob != nil && (!cs.sjob.finished() || cs.sjob.hi < cs.st.len()) {
+			return false
+		}
+	}
+	return true
+}

@@ -157,3 +157,11 @@ func (j *job) take() (hits []int32, scanned int, done bool, err error) {
 	hits, j.hits = j.hits, nil
 	return hits, j.scanned, j.done, j.err
 }
+
+// finished reports whether the job is done and the model has taken all
+// its hits.
+func (j *job) finished() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.done && len(j.hits) == 0
+}

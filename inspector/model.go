@@ -222,13 +222,10 @@ func (m *Model) setStatus(err error, text string) {
 	m.status, m.statusErr = text, false
 }
 
-// connIndex returns the position of conn in the connection list.
-func (m *Model) connIndex(id capture.ConnID) int {
-	return slices.IndexFunc(m.conns, func(c capture.ConnSummary) bool { return c.Conn == id })
-}
-
+// connSummary returns the listed summary of connection id (only its id
+// while the list does not have it yet).
 func (m *Model) connSummary(id capture.ConnID) capture.ConnSummary {
-	if i := m.connIndex(id); i >= 0 {
+	if i := slices.IndexFunc(m.conns, func(c capture.ConnSummary) bool { return c.Conn == id }); i >= 0 {
 		return m.conns[i]
 	}
 	return capture.ConnSummary{Conn: id}
@@ -252,20 +249,3 @@ type statusMsg struct {
 }
 
 func statusf(format string, a ...any) tea.Msg { return statusMsg{text: fmt.Sprintf(format, a...)} }
-
-// idle reports whether no loader or job of an opened connection is still
-// running.
-func (m *Model) idle() bool {
-	for _, cs := range m.open {
-		if !cs.done {
-			return false
-		}
-		if cs.fjob != nil && (!cs.fjob.finished() || cs.fjob.hi < cs.st.len()) {
-			return false
-		}
-		if cs.sjob != nil && (!cs.sjob.finished() || cs.sjob.hi < cs.st.len()) {
-			return false
-		}
-	}
-	return true
-}
