@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws/wsflate"
 	"github.com/wstap/wstap/capture"
+	"github.com/wstap/wstap/internal/tlsfacts"
 )
 
 // proxyOnlyHeaders are meant for the proxy and are not forwarded.
@@ -61,7 +61,7 @@ func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
 	defer p.release()
 	start := time.Now()
 	open := &capture.ConnOpen{Time: start, URL: t.url.String(), Mode: t.mode, ClientAddr: r.RemoteAddr,
-		RequestHeaders: r.Header.Clone(), ClientTLS: tlsInfo(t.clientTLS, false)}
+		RequestHeaders: r.Header.Clone(), ClientTLS: tlsfacts.Info(t.clientTLS, false)}
 	for _, h := range proxyOnlyHeaders {
 		open.RequestHeaders.Del(h)
 	}
@@ -86,7 +86,7 @@ func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
 	open.ServerAddr = up.RemoteAddr().String()
 	if tc, ok := up.(*tls.Conn); ok {
 		st := tc.ConnectionState()
-		open.ServerTLS = tlsInfo(&st, true)
+		open.ServerTLS = tlsfacts.Info(&st, true)
 		if p.opts.UpstreamTLS != nil && p.opts.UpstreamTLS.InsecureSkipVerify {
 			open.ServerTLS.Verified = "not verified (verification disabled by --insecure)"
 		}
@@ -397,57 +397,7 @@ func (p *Proxy) dialUpstream(ctx context.Context, u *url.URL) (net.Conn, error) 
 	tc := tls.Client(c, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.Close()
-		return nil, explainTLS(err, host)
+		return nil, tlsfacts.Explain(err, host)
 	}
 	return tc, nil
-}
-
-// explainTLS turns a certificate verification failure into words a user can
-// act on, naming the flag to use.
-func explainTLS(err error, host string) error {
-	var unknown x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	var invalid x509.CertificateInvalidError
-	var verr *tls.CertificateVerificationError
-	switch {
-	case errors.As(err, &unknown):
-		if c := unknown.Cert; c != nil && bytes.Equal(c.RawIssuer, c.RawSubject) {
-			return fmt.Errorf("the server's certificate is self-signed (%s); pass --upstream-ca server.pem to trust it, or --insecure: %w", c.Subject, err)
-		}
-		issuer := ""
-		if unknown.Cert != nil {
-			issuer = " (" + unknown.Cert.Issuer.String() + ")"
-		}
-		return fmt.Errorf("the server's certificate is signed by an authority wstap does not trust%s; pass --upstream-ca ca.pem, or --insecure: %w", issuer, err)
-	case errors.As(err, &hostErr):
-		return fmt.Errorf("the server's certificate is not valid for %s; pass --insecure to accept it anyway: %w", host, err)
-	case errors.As(err, &invalid):
-		if invalid.Reason == x509.Expired {
-			return fmt.Errorf("the server's certificate has expired or is not yet valid; pass --insecure to accept it anyway: %w", err)
-		}
-		return fmt.Errorf("the server's certificate is invalid; pass --upstream-ca or --insecure: %w", err)
-	case errors.As(err, &verr):
-		return fmt.Errorf("the server's certificate did not verify; pass --upstream-ca or --insecure: %w", err)
-	}
-	return fmt.Errorf("TLS handshake with %s: %w", host, err)
-}
-
-// tlsInfo extracts the facts the capture keeps of a TLS leg.
-func tlsInfo(st *tls.ConnectionState, peer bool) *capture.TLSInfo {
-	if st == nil {
-		return nil
-	}
-	info := &capture.TLSInfo{Version: tls.VersionName(st.Version), Cipher: tls.CipherSuiteName(st.CipherSuite),
-		ALPN: st.NegotiatedProtocol, SNI: st.ServerName}
-	if peer {
-		for _, c := range st.PeerCertificates {
-			info.Chain = append(info.Chain, capture.CertInfo{Subject: c.Subject.String(), Issuer: c.Issuer.String(),
-				NotAfter: c.NotAfter.UTC()})
-		}
-		if len(st.VerifiedChains) > 0 {
-			ch := st.VerifiedChains[0]
-			info.Verified = "verified: chains to " + ch[len(ch)-1].Subject.String()
-		}
-	}
-	return info
 }

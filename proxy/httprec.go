@@ -14,6 +14,7 @@ import (
 
 	"github.com/elazarl/goproxy"
 	"github.com/wstap/wstap/capture"
+	"github.com/wstap/wstap/internal/tlsfacts"
 )
 
 // Plain HTTP exchanges (everything that is not a WebSocket upgrade) are
@@ -205,7 +206,7 @@ func upstreamFailure(r *http.Request, err error) string {
 		if splitErr != nil {
 			host = r.URL.Host
 		}
-		err = explainTLS(err, host)
+		err = tlsfacts.Explain(err, host)
 	}
 	return fmt.Sprintf("cannot reach upstream %s: %v", r.URL.Host, err)
 }
