@@ -103,7 +103,7 @@ func TestSetApply(t *testing.T) {
 		{`missing=1`, `{"a":1}`, `{"a":1}`, nil}, // only messages that have the path
 		{`a=1`, `not json`, `not json`, nil},
 		{`sid=${sid}`, `{"sid":"old"}`, `{"sid":"new"}`, vals("sid", "new")},
-		{`n=${n}`, `{"n":0}`, `{"n":42}`, vals("n", "42")},                       // a number stays a number
+		{`n=${n}`, `{"n":0}`, `{"n":42}`, vals("n", "42")},                          // a number stays a number
 		{`sid="x-${sid}"`, `{"sid":"old"}`, `{"sid":"x-a\"b"}`, vals("sid", `a"b`)}, // escaped inside a string
 	}
 	for _, c := range cases {
