@@ -461,3 +461,34 @@ func TestParsePace(t *testing.T) {
 		t.Error("ParsePace(fast) accepted")
 	}
 }
+
+func TestResend(t *testing.T) {
+	a := newApp(t, nil)
+	conns := fxLoad(t, fxWrite(t, appSession(a.url("/ws"))))
+	c := conns[0]
+	add := c.Script.Client()[1]
+	res, err := Resend(t.Context(), c, add.Seq, []byte(`{"type":"add","session":"s-000001","a":10,"b":3}`), Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.N != 2 || len(res.Old) != 1 || len(res.New) != 1 {
+		t.Fatalf("resent message %d: %d old replies, %d new; want message 2, one each", res.N, len(res.Old), len(res.New))
+	}
+	if gjson.GetBytes(res.Old[0].Data, "value").Int() != 5 || gjson.GetBytes(res.New[0].Data, "value").Int() != 13 {
+		t.Errorf("old %s, new %s", res.Old[0].Data, res.New[0].Data)
+	}
+	if got := a.received(); len(got) != 2 {
+		t.Errorf("the server received %q; want the echo and the edited add", got)
+	}
+	// Only up to the edited message: resending the first sends only it.
+	res, err = Resend(t.Context(), c, c.Script.Client()[0].Seq, []byte(`{"type":"echo","session":"s-000001","text":"again"}`), Options{Timeout: 5 * time.Second})
+	if err != nil || res.N != 1 || len(res.New) != 1 || !strings.Contains(string(res.New[0].Data), "again") {
+		t.Fatalf("resend of message 1: %+v, %v", res, err)
+	}
+	if got := a.received(); len(got) != 3 {
+		t.Errorf("the server received %d messages in all, want 3", len(got))
+	}
+	if _, err := Resend(t.Context(), c, c.Script.Server()[0].Seq, []byte("x"), Options{}); err == nil {
+		t.Error("a server message was resent")
+	}
+}

@@ -22,6 +22,9 @@ type Step struct {
 	// in the recording (0 for the messages before the client's first).
 	// For a client step it is the number of server steps before it.
 	After int
+	// Seq is the message's position in the capture it was loaded from
+	// (capture.Message.Seq); 0 for a message of a new run.
+	Seq uint64
 }
 
 // Script is one recorded connection, as a replay or a mock server needs
@@ -86,7 +89,7 @@ func Load(r *capture.Reader, conn capture.ConnID) (*Script, error) {
 			if rec.Truncated || rec.Incomplete {
 				return nil, fmt.Errorf("connection %d: message at %s is incomplete in the capture; it cannot be replayed", conn, rec.Time.Format("15:04:05.000"))
 			}
-			st := Step{Dir: rec.Dir, Opcode: rec.Opcode, Time: rec.Time, Data: rec.Data}
+			st := Step{Dir: rec.Dir, Opcode: rec.Opcode, Time: rec.Time, Data: rec.Data, Seq: rec.Seq}
 			if rec.Dir == capture.ClientToServer {
 				nc++
 				st.N, st.After = nc, ns
