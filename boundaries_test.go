@@ -22,6 +22,12 @@ func TestImportBoundaries(t *testing.T) {
 			"goproxy", "bubbletea", "lipgloss", "gorilla"},
 		"internal/filter": {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/cmd", "goproxy",
 			"bubbletea", "gorilla"},
+		// Shared by the relay and the replay: capture and the standard library only.
+		"internal/tlsfacts": {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/cmd", "goproxy",
+			"bubbletea", "gorilla"},
+		// Shared by replay --check, diff and the inspector's diff view.
+		"internal/sessiondiff": {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/cmd", "goproxy",
+			"bubbletea", "gorilla"},
 		// Shared by cmd/wstap and the inspector: capture and the standard library only.
 		"internal/present": {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/cmd", "goproxy",
 			"bubbletea", "gorilla"},

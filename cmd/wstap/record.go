@@ -376,7 +376,20 @@ func checkListen(addr string, allowRemote bool) error {
 
 // upstreamTLS builds the TLS configuration for dialling upstreams.
 func upstreamTLS(o *recordOptions) (*tls.Config, error) {
-	cfg := &tls.Config{InsecureSkipVerify: o.insecure, RootCAs: o.upstreamRoots}
+	return dialTLS(tlsFlags{insecure: o.insecure, upstreamCAs: o.upstreamCAs, clientCert: o.clientCert, clientKey: o.clientKey}, o.upstreamRoots)
+}
+
+// tlsFlags are the flags, of record and replay, that say how to dial TLS.
+type tlsFlags struct {
+	insecure              bool
+	upstreamCAs           []string
+	clientCert, clientKey string
+}
+
+// dialTLS builds a TLS client configuration from the flags; roots, when
+// set, replace the system roots.
+func dialTLS(o tlsFlags, roots *x509.CertPool) (*tls.Config, error) {
+	cfg := &tls.Config{InsecureSkipVerify: o.insecure, RootCAs: roots}
 	if len(o.upstreamCAs) > 0 {
 		pool, err := x509.SystemCertPool()
 		if err != nil {
