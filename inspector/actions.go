@@ -22,6 +22,7 @@ const (
 	actCopy action = iota
 	actSave
 	actEdit
+	actInline
 )
 
 // payloadMsg carries a payload read for an action on it.
@@ -114,6 +115,8 @@ func (m *Model) onPayload(p payloadMsg) tea.Cmd {
 		m.setStatus(nil, fmt.Sprintf("saved %s to %s", present.Bytes(int64(len(p.data))), p.path))
 	case actEdit:
 		return m.edit(p)
+	case actInline:
+		return m.openInline(p)
 	}
 	return nil
 }
@@ -128,7 +131,7 @@ func (m *Model) editor() []string {
 }
 
 // edit opens the payload in the user's editor and, once it is saved
-// changed, hands it to Options.Resend.
+// changed, hands it to Options.Resend (see resend).
 func (m *Model) edit(p payloadMsg) tea.Cmd {
 	ext := ".txt"
 	if p.msg.Opcode == capture.OpBinary {
@@ -168,25 +171,7 @@ func (m *Model) onEdited(e editedMsg) tea.Cmd {
 		m.setStatus(nil, "unchanged; nothing resent")
 		return nil
 	}
-	resend := m.opts.Resend
-	ed := Edited{Conn: e.msg.Conn, Seq: e.msg.Seq, Dir: e.msg.Dir, Opcode: e.msg.Opcode, Data: data}
-	m.setStatus(nil, "resending…")
-	ctx := m.ctx
-	return m.bg.cmd(func() tea.Msg {
-		if err := resend(ctx, ed); err != nil {
-			return statusMsg{err: fmt.Errorf("resend: %w", err)}
-		}
-		return statusf("resent the edited message (%s)", present.Bytes(int64(len(data))))
-	})
-}
-
-// startEdit checks that an edit can go anywhere before opening the editor.
-func (m *Model) startEdit() tea.Cmd {
-	if m.opts.Resend == nil {
-		m.setStatus(nil, "edit and resend is not available here")
-		return nil
-	}
-	return m.act(actEdit, "")
+	return m.resend(e.msg, data)
 }
 
 // defaultSavePath names a payload's file after its position.

@@ -38,6 +38,9 @@ type detail struct {
 
 	frames     []string // the frames' facts, once read
 	showFrames bool
+
+	back  view   // where esc goes
+	title string // the header of a message not in the capture (a reply of a resend)
 }
 
 type detailMsg struct {
@@ -65,7 +68,7 @@ func (m *Model) openDetail(ri int) tea.Cmd {
 		m.det.cancel()
 	}
 	ctx, cancel := context.WithCancel(m.ctx)
-	d := &detail{gen: gen, row: ri, msg: cs.st.message(ri, cs.id), cancel: cancel, loading: true}
+	d := &detail{gen: gen, row: ri, msg: cs.st.message(ri, cs.id), cancel: cancel, loading: true, back: viewMessages}
 	m.det = d
 	m.view = viewDetail
 	src, hint, width := m.src, cs.hint, m.docWidth()
@@ -199,7 +202,11 @@ func (m *Model) detailLen() int {
 func (m *Model) detailLines(h int) []string {
 	d := m.det
 	msg := &d.msg
-	head := fmt.Sprintf("message %d of %s  %s %s %s  %s  %s", d.row+1, present.ConnLabel(msg.Conn), present.Arrow(msg.Dir),
+	what := fmt.Sprintf("message %d of %s", d.row+1, present.ConnLabel(msg.Conn))
+	if d.title != "" {
+		what = d.title
+	}
+	head := fmt.Sprintf("%s  %s %s %s  %s  %s", what, present.Arrow(msg.Dir),
 		msg.Dir, opName(msg.Opcode), present.Bytes(msg.Size), present.Clock(msg.Time))
 	if tags := present.MessageTags(msg); tags != "" {
 		head += "  " + tags
@@ -246,8 +253,11 @@ func (m *Model) detailLines(h int) []string {
 }
 
 // spanLine styles the part of a formatted line that fits the screen.
-func (m *Model) spanLine(l decode.Line) string {
-	text := ansi.Truncate(l.Text, m.width, "…")
+func (m *Model) spanLine(l decode.Line) string { return m.th.spanLine(l, m.width) }
+
+// spanLine styles the part of a formatted line that fits in w cells.
+func (th *theme) spanLine(l decode.Line, w int) string {
+	text := ansi.Truncate(l.Text, w, "…")
 	cutAt := len(text)
 	if strings.HasSuffix(text, "…") && text != l.Text {
 		cutAt -= len("…")
@@ -262,7 +272,7 @@ func (m *Model) spanLine(l decode.Line) string {
 		if sp.Start > at {
 			b.WriteString(text[at:sp.Start])
 		}
-		b.WriteString(m.th.class[sp.Class].Render(text[sp.Start:end]))
+		b.WriteString(th.class[sp.Class].Render(text[sp.Start:end]))
 		at = end
 	}
 	b.WriteString(text[at:])

@@ -7,6 +7,11 @@
 // connection's messages, one message in detail (decoded by package decode,
 // switchable with d/D, its frames with f, its JSON-RPC or GraphQL partner
 // with p), a connection's handshake and TLS facts (i), and the key map (?).
+// A client message edited (e in $EDITOR, E in a textarea) and resent opens
+// the resent view: the server's replies, recorded beside now.
+//
+// DiffModel (NewDiff, RunDiff) is a view of its own: two sessions that
+// package sessiondiff aligned, side by side, one row per pair.
 //
 // # Staying fast
 //
@@ -29,13 +34,14 @@
 // # Seams
 //
 // Source is what the inspector reads (*capture.Reader satisfies it), and
-// Options.Resend receives a message the user edited (the `e` key); the
-// command line supplies both.
+// Options.Resend sends a message the user edited (the `e` and `E` keys)
+// and returns the replies (a Resent); the command line supplies both.
 //
 // # Imports
 //
 // inspector reads captures through capture, decodes payloads through
-// decode and parses filters through internal/filter; it holds no decoding
-// logic of its own. It must not import proxy, replay, goproxy or
+// decode, parses filters through internal/filter and aligns messages
+// through internal/sessiondiff; it holds no decoding or diffing logic of
+// its own. It must not import proxy, replay, goproxy or
 // gorilla/websocket.
 package inspector

@@ -201,7 +201,7 @@ func runCmd(t testing.TB, m *Model, cmd tea.Cmd) []tea.Msg {
 			out = append(out, runCmd(t, m, c)...)
 		}
 	case tickMsg:
-	case detailMsg, framesMsg, partnerMsg, factsMsg, payloadMsg, statusMsg, editedMsg:
+	case detailMsg, framesMsg, partnerMsg, factsMsg, payloadMsg, statusMsg, editedMsg, resentMsg:
 		out = append(out, do(t, m, msg)...)
 	default:
 		out = append(out, msg)

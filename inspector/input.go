@@ -64,6 +64,8 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 		if key.Matches(k, keys.Back) {
 			m.view = m.facts.back
 		}
+	case viewResent:
+		return m.onResentKey(k)
 	}
 	return nil
 }
@@ -97,6 +99,8 @@ func (m *Model) move(delta int) tea.Cmd {
 		if f := m.facts; f != nil {
 			f.top = max(min(f.top+delta, len(f.lines)-(m.height-4)), 0)
 		}
+	case viewResent:
+		m.rs.cur = clamp(m.rs.cur+delta, len(m.rs.ops))
 	}
 	return nil
 }
@@ -194,11 +198,13 @@ func (m *Model) onDetailKey(k tea.KeyPressMsg) tea.Cmd {
 			d.loading = false
 			m.setStatus(nil, "cancelled")
 		}
-		m.view = viewMessages
+		m.view = d.back
 	case key.Matches(k, keys.Decoder):
 		return m.cycleKind(1)
 	case key.Matches(k, keys.DecoderBack):
 		return m.cycleKind(-1)
+	case d.title != "" && key.Matches(k, keys.Frames, keys.Partner, keys.PrevMsg, keys.NextMsg):
+		m.setStatus(nil, "this reply came from the resend, not the capture: esc goes back to the replies")
 	case key.Matches(k, keys.Frames):
 		return m.toggleFrames()
 	case key.Matches(k, keys.Partner):
@@ -224,7 +230,9 @@ func (m *Model) onMessageAction(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, keys.Save):
 		return m.startInput(inputSave, m.defaultSavePath())
 	case key.Matches(k, keys.Edit):
-		return m.startEdit()
+		return m.startEdit(false)
+	case key.Matches(k, keys.InlineEdit):
+		return m.startEdit(true)
 	}
 	return nil
 }
@@ -387,6 +395,11 @@ func (m *Model) click(y int) tea.Cmd {
 			return m.openDetail(cs.rowAt(cs.cur))
 		}
 		cs.follow, cs.anchor = false, -1
+	case viewResent:
+		rs := m.rs
+		if pick(&rs.cur, rs.top, 3, len(rs.ops)) && rs.ops[rs.cur].B != nil {
+			return m.openReply(rs.ops[rs.cur].B)
+		}
 	}
 	return nil
 }

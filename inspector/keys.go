@@ -10,7 +10,7 @@ type keyMap struct {
 	Filter, Search, Next, Prev, Jump, Mark, NextMark, Time, Pause, Facts key.Binding
 
 	Decoder, DecoderBack, Frames, Partner, PrevMsg, NextMsg key.Binding
-	Copy, Save, Edit                                        key.Binding
+	Copy, Save, Edit, InlineEdit                            key.Binding
 }
 
 func b(keys []string, k, desc string) key.Binding {
@@ -48,9 +48,10 @@ var keys = keyMap{
 	PrevMsg:     b([]string{"["}, "[", "previous message"),
 	NextMsg:     b([]string{"]"}, "]", "next message"),
 
-	Copy: b([]string{"c"}, "c", "copy payload"),
-	Save: b([]string{"w"}, "w", "save payload"),
-	Edit: b([]string{"e"}, "e", "edit and resend"),
+	Copy:       b([]string{"c"}, "c", "copy payload"),
+	Save:       b([]string{"w"}, "w", "save payload"),
+	Edit:       b([]string{"e"}, "e", "edit ($EDITOR), resend"),
+	InlineEdit: b([]string{"E"}, "E", "edit here, resend"),
 }
 
 // helpGroups is the key map as `?` shows it, one group per column.
@@ -59,6 +60,6 @@ func helpGroups() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Open, k.Back, k.Tab, k.Help, k.Quit},
 		{k.Filter, k.Search, k.Next, k.Jump, k.Mark, k.NextMark, k.Time, k.Pause, k.Facts},
-		{k.Decoder, k.Frames, k.Partner, k.PrevMsg, k.NextMsg, k.Copy, k.Save, k.Edit},
+		{k.Decoder, k.Frames, k.Partner, k.PrevMsg, k.NextMsg, k.Copy, k.Save, k.Edit, k.InlineEdit},
 	}
 }

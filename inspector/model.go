@@ -22,9 +22,13 @@ type Options struct {
 	// Color enables colours; false honours NO_COLOR and colourless
 	// terminals.
 	Color bool
-	// Resend receives an edited message (the `e` key). Nil shows that
+	// Resend sends an edited client message (the `e` and `E` keys) to the
+	// server in place of the recorded one and returns the server's replies
+	// to it beside the recorded ones, shown in the resent view. It runs
+	// off the UI loop; ctx ends when the inspector does. A result that
+	// comes with an error is shown, and the error too. Nil shows that
 	// resending is not available.
-	Resend func(ctx context.Context, e Edited) error
+	Resend func(ctx context.Context, e Edited) (*Resent, error)
 	// Editor is the command that edits a payload (default $VISUAL, $EDITOR,
 	// then vi).
 	Editor string
@@ -39,6 +43,27 @@ type Edited struct {
 	Data   []byte
 }
 
+// Resent is what resending an edited client message brought back.
+type Resent struct {
+	N int // the client message's number among the client's messages, 1, 2, 3 …
+	// URL is where the message went (empty: the recorded URL).
+	URL string
+	// Sent is when the edited message was sent (zero: unknown; the new
+	// replies' offsets then count from the first of them).
+	Sent time.Time
+	// Old and New are the server messages that followed the client
+	// message: in the recording, and now.
+	Old, New []Reply
+}
+
+// Reply is one server message that followed a resent client message.
+type Reply struct {
+	Dir    capture.Direction
+	Opcode capture.Opcode
+	Time   time.Time
+	Data   []byte
+}
+
 type view uint8
 
 const (
@@ -47,6 +72,8 @@ const (
 	viewMessages
 	viewDetail
 	viewFacts
+	viewEdit   // the inline editor (E)
+	viewResent // the replies to a resent message
 )
 
 type inputMode uint8
@@ -92,7 +119,11 @@ type Model struct {
 	ti    textinput.Model
 	det   *detail
 	facts *facts
-	bg    guard // the loaders, jobs and commands that read src
+	ed    *inlineEdit  // the inline editor, while open
+	rs    *resentState // the last resend's replies
+	// resending is set while Options.Resend runs.
+	resending bool
+	bg        guard // the loaders, jobs and commands that read src
 }
 
 // New returns an inspector over src.
@@ -157,10 +188,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = max(msg.Width, 20), max(msg.Height, 6)
+		m.sizeEditor()
 		return m, m.reformat()
 	case tickMsg:
 		return m, m.onTick(msg)
 	case tea.KeyPressMsg:
+		if m.view == viewEdit && !m.help {
+			return m, m.onEditKey(msg)
+		}
 		return m, m.onKey(msg)
 	case tea.MouseWheelMsg:
 		switch msg.Button {
@@ -174,6 +209,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, m.click(msg.Y)
 		}
 	case tea.PasteMsg:
+		if m.view == viewEdit {
+			return m, m.onEditKey(msg)
+		}
 		if m.input != inputNone {
 			var cmd tea.Cmd
 			m.ti, cmd = m.ti.Update(msg)
@@ -191,6 +229,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.onPayload(msg)
 	case editedMsg:
 		return m, m.onEdited(msg)
+	case resentMsg:
+		m.onResent(msg)
 	case statusMsg:
 		m.setStatus(msg.err, msg.text)
 	}

@@ -308,12 +308,12 @@ func TestEditAndResend(t *testing.T) {
 		t.Fatal(err)
 	}
 	fail := false
-	m := openMessages(t, Options{Editor: editor, Resend: func(_ context.Context, e Edited) error {
+	m := openMessages(t, Options{Editor: editor, Resend: func(_ context.Context, e Edited) (*Resent, error) {
 		if fail {
-			return errors.New("server gone")
+			return nil, errors.New("server gone")
 		}
 		sent = append(sent, e)
-		return nil
+		return &Resent{N: 1}, nil
 	}})
 	out := press(t, m, "j", "e")
 	if len(out) != 1 {
@@ -328,9 +328,10 @@ func TestEditAndResend(t *testing.T) {
 	if len(sent) != 1 || string(sent[0].Data) != "edited" || sent[0].Seq == 0 || sent[0].Dir != capture.ClientToServer {
 		t.Fatalf("resent %+v", sent)
 	}
-	if !strings.Contains(m.status, "resent") {
-		t.Errorf("status %q", m.status)
+	if m.view != viewResent || !strings.Contains(screen(m), "client message 1 resent") {
+		t.Errorf("no resent view after a resend:\n%s", screen(m))
 	}
+	press(t, m, "esc")
 	fail = true
 	os.WriteFile(p, []byte("again"), 0o600)
 	do(t, m, editedMsg{msg: m.cs.st.message(1, 1), path: p, old: []byte("x")})

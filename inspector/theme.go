@@ -11,6 +11,7 @@ import (
 type theme struct {
 	title, header, cursor, dim, badge, errText, status, bar lipgloss.Style
 	client, server, proxy, mark, hit                        lipgloss.Style
+	changed, inserted, missing, reordered                   lipgloss.Style // the rows of a side-by-side diff
 	class                                                   [decode.Error + 1]lipgloss.Style
 }
 
@@ -36,6 +37,10 @@ func newTheme(color bool) theme {
 	t.proxy = s().Foreground(lipgloss.Color("#737aa2"))
 	t.mark = s().Bold(true).Foreground(lipgloss.Color("#e0af68"))
 	t.hit = s().Bold(true).Foreground(lipgloss.Color("#9ece6a"))
+	t.changed = s().Foreground(lipgloss.Color("#e0af68"))
+	t.inserted = s().Foreground(lipgloss.Color("#9ece6a"))
+	t.missing = s().Foreground(lipgloss.Color("#f7768e"))
+	t.reordered = s().Foreground(lipgloss.Color("#7dcfff"))
 	t.class[decode.Key] = s().Foreground(lipgloss.Color("#7aa2f7"))
 	t.class[decode.String] = s().Foreground(lipgloss.Color("#9ece6a"))
 	t.class[decode.Number] = s().Foreground(lipgloss.Color("#ff9e64"))

@@ -40,6 +40,10 @@ func (m *Model) render() string {
 		body = m.detailLines(bodyH)
 	case m.view == viewFacts:
 		body = m.factLines(bodyH)
+	case m.view == viewEdit:
+		body = m.editLines(bodyH)
+	case m.view == viewResent:
+		body = m.resentLines(bodyH)
 	}
 	var b strings.Builder
 	b.Grow(m.width * m.height * 2)
@@ -80,7 +84,7 @@ func (m *Model) titleText() string {
 		t += fmt.Sprintf(" · %d connections", len(m.conns))
 	case viewHTTP:
 		t += fmt.Sprintf(" · %d HTTP exchanges", len(m.http))
-	case viewMessages, viewDetail, viewFacts:
+	case viewMessages, viewDetail, viewFacts, viewEdit, viewResent:
 		if m.cs != nil {
 			t += " · " + present.ConnLabel(m.cs.id)
 		}
@@ -109,7 +113,11 @@ func (m *Model) hints() string {
 	case viewMessages:
 		return "enter open · f filter · / search · : time · m mark · i facts · esc back · ? help"
 	case viewDetail:
-		return "d/D decoder · f frames · p partner · [ ] prev/next · c copy · w save · e edit · esc back · ? help"
+		return "d/D decoder · f frames · p partner · [ ] prev/next · c copy · w save · e/E edit · esc back · ? help"
+	case viewEdit:
+		return "ctrl+s send · esc cancel"
+	case viewResent:
+		return "↑/↓ select · enter open the reply now · esc back to the messages · ? help · q quit"
 	}
 	return "esc back · ? help · q quit"
 }
@@ -134,6 +142,9 @@ func (m *Model) statusLine() string {
 			st = m.th.errText
 		}
 		return st.Render(fit(m.status, w))
+	}
+	if m.resending {
+		return m.th.status.Render(fit("resending…", w))
 	}
 	if m.srcErr != nil {
 		return m.th.errText.Render(fit(m.srcErr.Error(), w))
@@ -469,6 +480,8 @@ func (m *Model) helpLines(h int) []string {
 		}
 	}
 	out = append(out, "",
+		fit("edit and resend a client message: e in $EDITOR, E here (ctrl+s sends, esc cancels);", m.width),
+		fit("  the replies, recorded beside now (= same ~ changed + only now - only recorded): enter opens one", m.width),
 		fit("mouse: the wheel scrolls; a click selects a row, a second click opens it", m.width),
 		fit("filter terms: from:client|server|proxy  op:text|binary|ping|pong|close  size>1k  /regex/", m.width),
 		fit("  json:path=value (gjson)  is:dropped|incomplete|compressed  words  \"a phrase\"  -term (not)", m.width))

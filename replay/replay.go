@@ -121,9 +121,10 @@ type ConnResult struct {
 	URL         string         // what was dialled
 	Subprotocol string         // what the server chose
 	Sent        int
-	Total       int // client messages selected to send
-	Timeouts    int // waits for the server that ran out
-	Correlated  int // messages in which a recorded extracted value was replaced
+	SentAt      []time.Time // when each message sent was written
+	Total       int         // client messages selected to send
+	Timeouts    int         // waits for the server that ran out
+	Correlated  int         // messages in which a recorded extracted value was replaced
 	Skipped     []string
 	// Expected are the recorded server messages that followed what was
 	// sent; Got the server's messages in this run, in order.
@@ -610,9 +611,11 @@ func (p *player) send(ctx context.Context, conn *websocket.Conn) {
 			p.fail(fmt.Errorf("sending client message %d: %w", st.N, err))
 			return
 		}
-		p.record(capture.ClientToServer, st.Opcode, time.Now(), data)
+		now := time.Now()
+		p.record(capture.ClientToServer, st.Opcode, now, data)
 		p.mu.Lock()
 		p.res.Sent++
+		p.res.SentAt = append(p.res.SentAt, now)
 		p.mu.Unlock()
 		p.progress("sending", nil)
 	}

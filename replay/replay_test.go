@@ -471,7 +471,7 @@ func TestResend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.N != 2 || len(res.Old) != 1 || len(res.New) != 1 {
+	if res.N != 2 || len(res.Old) != 1 || len(res.New) != 1 || res.Sent.IsZero() {
 		t.Fatalf("resent message %d: %d old replies, %d new; want message 2, one each", res.N, len(res.Old), len(res.New))
 	}
 	if gjson.GetBytes(res.Old[0].Data, "value").Int() != 5 || gjson.GetBytes(res.New[0].Data, "value").Int() != 13 {

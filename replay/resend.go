@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/wstap/wstap/capture"
 )
@@ -10,8 +11,9 @@ import (
 // Resent is the outcome of resending one edited client message: the
 // server's replies to it in the recording and in the new run.
 type Resent struct {
-	N        int    // the client message's number
-	Old, New []Step // the server messages that followed it, recorded and now
+	N        int       // the client message's number
+	Sent     time.Time // when the edited message was sent; zero if it was not
+	Old, New []Step    // the server messages that followed it, recorded and now
 	Conn     *ConnResult
 }
 
@@ -41,6 +43,9 @@ func Resend(ctx context.Context, c Conn, seq uint64, data []byte, opts Options) 
 	}
 	cr := res.Conns[0]
 	out := &Resent{N: n, Conn: cr}
+	if cr.Sent == n {
+		out.Sent = cr.SentAt[n-1]
+	}
 	for _, st := range c.Script.Server() {
 		if st.After == n {
 			out.Old = append(out.Old, st)
