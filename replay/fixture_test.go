@@ -118,6 +118,10 @@ type app struct {
 	broken bool // sum is off by one
 	fresh  bool // hand out a new session id to each connection
 	silent bool // never answer
+	slow   time.Duration // wait this long before the welcome
+
+	welcomed time.Time // when the last welcome was sent
+	firstAt  time.Time // when the last connection's first client message arrived
 
 	mu       sync.Mutex
 	sessions int
@@ -177,13 +181,26 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.spans[slot][1] = time.Now()
 		a.mu.Unlock()
 	}()
+	var wmu sync.Mutex // the welcome is written from its own goroutine
+	write := func(op int, b []byte) {
+		wmu.Lock()
+		defer wmu.Unlock()
+		conn.WriteMessage(op, b)
+	}
 	send := func(v any) {
 		b, _ := json.Marshal(v)
-		conn.WriteMessage(websocket.TextMessage, b)
+		write(websocket.TextMessage, b)
 	}
-	if !a.silent {
-		send(map[string]any{"type": "welcome", "session": sid})
-	}
+	first := true
+	go func() {
+		time.Sleep(a.slow)
+		if !a.silent {
+			send(map[string]any{"type": "welcome", "session": sid})
+		}
+		a.mu.Lock()
+		a.welcomed = time.Now()
+		a.mu.Unlock()
+	}()
 	for {
 		op, data, err := conn.ReadMessage()
 		if err != nil {
@@ -191,12 +208,15 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		a.mu.Lock()
 		a.got = append(a.got, string(data))
+		if first {
+			a.firstAt, first = time.Now(), false
+		}
 		a.mu.Unlock()
 		if a.silent {
 			continue
 		}
 		if op == websocket.BinaryMessage {
-			conn.WriteMessage(websocket.BinaryMessage, append([]byte{0xff}, data...))
+			write(websocket.BinaryMessage, append([]byte{0xff}, data...))
 			continue
 		}
 		var m struct {
@@ -223,7 +243,7 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			send(map[string]any{"type": "sum", "value": sum, "ts": time.Now().UnixNano()})
 		case "bye":
-			conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4000, "bye"))
+			write(websocket.CloseMessage, websocket.FormatCloseMessage(4000, "bye"))
 		}
 	}
 }

@@ -492,3 +492,27 @@ func TestResend(t *testing.T) {
 		t.Error("a server message was resent")
 	}
 }
+
+// TestReplayReactiveWaits: a reactive replay holds the first message until
+// the welcome that preceded it in the recording has arrived; asap does not.
+func TestReplayReactiveWaits(t *testing.T) {
+	a := newApp(t, func(a *app) { a.slow = 300 * time.Millisecond })
+	conns := fxLoad(t, fxWrite(t, appSession(a.url("/ws"))))
+	order := func() (welcomedFirst bool) {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return !a.firstAt.Before(a.welcomed)
+	}
+	if res := mustRun(t, conns, Options{}); res.Err() != nil || res.Conns[0].Timeouts != 0 {
+		t.Fatalf("reactive: %v, %d timeouts", res.Err(), res.Conns[0].Timeouts)
+	}
+	if !order() {
+		t.Error("reactive: the first client message reached the server before the welcome was sent")
+	}
+	if res := mustRun(t, conns, Options{Pace: ASAP}); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	if order() {
+		t.Error("asap: the first client message waited for the welcome")
+	}
+}
