@@ -114,10 +114,10 @@ func fxLoad(t *testing.T, path string) []Conn {
 // about the session id, or to be "broken" (it adds wrong).
 type app struct {
 	srv    *httptest.Server
-	strict bool // reject messages that carry another session's id
-	broken bool // sum is off by one
-	fresh  bool // hand out a new session id to each connection
-	silent bool // never answer
+	strict bool          // reject messages that carry another session's id
+	broken bool          // sum is off by one
+	fresh  bool          // hand out a new session id to each connection
+	silent bool          // never answer
 	slow   time.Duration // wait this long before the welcome
 
 	welcomed time.Time // when the last welcome was sent
