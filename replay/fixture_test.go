@@ -194,12 +194,12 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	first := true
 	go func() {
 		time.Sleep(a.slow)
+		a.mu.Lock()
+		a.welcomed = time.Now() // before it is sent: a reply to it comes later
+		a.mu.Unlock()
 		if !a.silent {
 			send(map[string]any{"type": "welcome", "session": sid})
 		}
-		a.mu.Lock()
-		a.welcomed = time.Now()
-		a.mu.Unlock()
 	}()
 	for {
 		op, data, err := conn.ReadMessage()

@@ -263,6 +263,7 @@ type player struct {
 	old []map[string]Value
 
 	mu       sync.Mutex
+	last     int // the number of the client message sent last
 	got      []Step
 	notify   chan struct{} // a message arrived
 	readDone chan struct{} // the reading goroutine ended
@@ -607,6 +608,9 @@ func (p *player) send(ctx context.Context, conn *websocket.Conn) {
 			return
 		}
 		conn.SetWriteDeadline(time.Now().Add(p.opts.Timeout))
+		p.mu.Lock()
+		p.last = st.N // a reply may arrive before WriteMessage returns
+		p.mu.Unlock()
 		if err := conn.WriteMessage(int(st.Opcode), data); err != nil {
 			p.fail(fmt.Errorf("sending client message %d: %w", st.N, err))
 			return
@@ -700,7 +704,7 @@ func (p *player) read(conn *websocket.Conn) {
 			}
 		}
 		p.mu.Lock()
-		p.got = append(p.got, Step{Dir: capture.ServerToClient, Opcode: capture.Opcode(op), Time: now, Data: data, N: len(p.got) + 1, After: p.res.Sent})
+		p.got = append(p.got, Step{Dir: capture.ServerToClient, Opcode: capture.Opcode(op), Time: now, Data: data, N: len(p.got) + 1, After: p.last})
 		p.res.Got = p.got
 		p.mu.Unlock()
 		p.record(capture.ServerToClient, capture.Opcode(op), now, data)

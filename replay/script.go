@@ -19,7 +19,8 @@ type Step struct {
 	// numbers are what --drop and --only select.
 	N int
 	// After is, for a server step, the N of the client step it followed
-	// in the recording (0 for the messages before the client's first).
+	// (0 for the messages before the client's first): in the recording,
+	// or, in a replay's ConnResult.Got, the one sent last when it came.
 	// For a client step it is the number of server steps before it.
 	After int
 	// Seq is the message's position in the capture it was loaded from
@@ -36,6 +37,23 @@ type Script struct {
 	// server; nil when it ended without one.
 	Close *capture.Close
 	End   time.Time // the connection's last record
+}
+
+// RequestURI returns the recorded request's path and query, as the client
+// wrote them: what a client of the mock should ask for. It is "/" when the
+// recorded URL has no path.
+func (s *Script) RequestURI() string {
+	if s.Open == nil {
+		return "/"
+	}
+	p := pathAndQuery(s.Open.URL)
+	if p == "" {
+		return "/"
+	}
+	if p[0] == '?' {
+		p = "/" + p
+	}
+	return p
 }
 
 // Client returns the client's steps, in order.
