@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -310,8 +311,12 @@ func runReplay(ctx context.Context, g *globalOptions, o *replayOptions, path str
 	if o.check {
 		different = printCheck(g.stdout, res, sessiondiff.Options{Ignore: ignore}, terminalColor(g.stdout))
 	}
-	if err := res.Err(); err != nil {
-		return err
+	if failed := countFailed(res); failed > 0 {
+		// The summary above says why, connection by connection.
+		if len(res.Conns) == 1 {
+			return errors.New("the replay failed")
+		}
+		return fmt.Errorf("%d of %d connections failed", failed, len(res.Conns))
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted")
@@ -320,6 +325,16 @@ func runReplay(ctx context.Context, g *globalOptions, o *replayOptions, path str
 		return errDifferent
 	}
 	return nil
+}
+
+func countFailed(res *replay.Result) int {
+	n := 0
+	for _, c := range res.Conns {
+		if c.Err != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // printPlans is --dry-run: the handshake and the numbered client messages.
@@ -446,8 +461,6 @@ func (p *replayProgress) update(pr replay.Progress) {
 		switch {
 		case pr.State == "connected" && prev.State != "connected":
 			fmt.Fprintf(p.w, "connection %d: connected, %d client message%s to send\n", pr.Conn, pr.Total, plural(pr.Total, "", "s"))
-		case pr.State == "failed":
-			fmt.Fprintf(p.w, "connection %d: %v\n", pr.Conn, pr.Err)
 		}
 		return
 	}

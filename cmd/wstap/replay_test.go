@@ -220,6 +220,10 @@ func TestReplayUsage(t *testing.T) {
 	if code, _, errOut := runCmd("replay", path, "--conn", "9"); code != exitError || !strings.Contains(errOut, "has connection 1") {
 		t.Errorf("--conn 9: exit %d, %q", code, errOut)
 	}
+	code, _, errOut := runCmd("replay", path, "--target", "ws://127.0.0.1:1", "--timeout", "2s")
+	if code != exitError || strings.Count(errOut, "connection refused") != 1 || !strings.HasSuffix(errOut, "wstap: the replay failed\n") {
+		t.Errorf("an unreachable server: exit %d, stderr %q; want 1, the reason once", code, errOut)
+	}
 	if code, _, errOut := runCmd("replay", path+".missing"); code != exitError {
 		t.Errorf("a missing file: exit %d, %q", code, errOut)
 	}
