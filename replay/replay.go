@@ -382,10 +382,13 @@ var notEndToEnd = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Prox
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Host", "Content-Length",
 	"Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Sec-Websocket-Accept"}
 
-// handshakeHeaders returns the headers a replay sends: the recorded
-// end-to-end ones in their order and case (Sec-WebSocket-Protocol, the
-// offer, among them), then the overrides.
-func handshakeHeaders(open *capture.ConnOpen, overrides []Header, dropRedacted bool) ([]Header, error) {
+// RecordedHeaders returns the recorded upgrade request's end-to-end
+// headers, in their order and case (Sec-WebSocket-Protocol, the
+// subprotocol offer, among them): what a replay or a generated client
+// sends. Hop-by-hop headers, those the handshake computes afresh and Host
+// are left out. Redacted ones are kept, with the placeholder value: see
+// capture.IsRedacted.
+func RecordedHeaders(open *capture.ConnOpen) []Header {
 	var fields []capture.HeaderField
 	if open.RequestHeaderList != nil {
 		fields = open.RequestHeaderList
@@ -397,6 +400,19 @@ func handshakeHeaders(open *capture.ConnOpen, overrides []Header, dropRedacted b
 		}
 		slices.SortStableFunc(fields, func(a, b capture.HeaderField) int { return strings.Compare(a.Name, b.Name) })
 	}
+	hop := hopByHop(fields)
+	var out []Header
+	for _, f := range fields {
+		if !hop[http.CanonicalHeaderKey(f.Name)] {
+			out = append(out, Header{Name: f.Name, Value: f.Value})
+		}
+	}
+	return out
+}
+
+// hopByHop returns the canonical names a replay does not send as
+// recorded: notEndToEnd, and those the Connection header names.
+func hopByHop(fields []capture.HeaderField) map[string]bool {
 	hop := map[string]bool{}
 	for _, n := range notEndToEnd {
 		hop[n] = true
@@ -408,29 +424,41 @@ func handshakeHeaders(open *capture.ConnOpen, overrides []Header, dropRedacted b
 			}
 		}
 	}
+	return hop
+}
+
+// handshakeHeaders returns the headers a replay sends: the recorded
+// end-to-end ones, then the overrides.
+func handshakeHeaders(open *capture.ConnOpen, overrides []Header, dropRedacted bool) ([]Header, error) {
 	overridden := func(name string) bool {
 		return slices.ContainsFunc(overrides, func(h Header) bool { return strings.EqualFold(h.Name, name) })
 	}
 	var out []Header
-	for _, f := range fields {
-		key := http.CanonicalHeaderKey(f.Name)
-		if hop[key] || overridden(f.Name) {
+	for _, h := range RecordedHeaders(open) {
+		if overridden(h.Name) {
 			continue
 		}
-		if capture.IsRedacted(open.Redacted, f.Name) {
+		if capture.IsRedacted(open.Redacted, h.Name) {
 			if dropRedacted {
 				continue
 			}
-			return nil, fmt.Errorf("the capture redacted the %s header; supply it with --header '%s: …', or leave it out with --drop-redacted", f.Name, f.Name)
+			return nil, fmt.Errorf("the capture redacted the %s header; supply it with --header '%s: …', or leave it out with --drop-redacted", h.Name, h.Name)
 		}
-		out = append(out, Header{Name: f.Name, Value: f.Value})
+		out = append(out, h)
 	}
 	for _, h := range overrides {
-		if hop[http.CanonicalHeaderKey(h.Name)] && !strings.EqualFold(h.Name, "Host") {
+		if notSendable(h.Name) {
 			return nil, fmt.Errorf("--header %s: the replay makes this header itself", h.Name)
 		}
 	}
 	return append(out, overrides...), nil
+}
+
+// notSendable reports whether an override names a header the handshake
+// makes itself (Host may be overridden).
+func notSendable(name string) bool {
+	key := http.CanonicalHeaderKey(name)
+	return key != "Host" && slices.Contains(notEndToEnd, key)
 }
 
 func (p *player) progress(state string, err error) {
