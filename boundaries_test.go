@@ -22,6 +22,11 @@ func TestImportBoundaries(t *testing.T) {
 			"goproxy", "bubbletea", "lipgloss", "gorilla"},
 		"internal/filter": {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/cmd", "goproxy",
 			"bubbletea", "gorilla"},
+		// HAR in and out: capture and the standard library only.
+		"har": {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/cmd", mod + "/internal",
+			"goproxy", "bubbletea", "gorilla"},
+		// Client code generation: capture and replay's script (gorilla comes with replay).
+		"codegen": {mod + "/proxy", mod + "/inspector", mod + "/certs", mod + "/cmd", "goproxy", "bubbletea"},
 		// Shared by the relay and the replay: capture and the standard library only.
 		"internal/tlsfacts": {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/cmd", "goproxy",
 			"bubbletea", "gorilla"},

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestExportFormats(t *testing.T) {
+	s := &shop{}
+	path, _ := recordShop(t, s)
+	dir := t.TempDir()
+
+	// jsonl is show's stable interface.
+	_, show, _ := runCmd("show", path, "--format", "jsonl")
+	code, out, errOut := runCmd("export", path, "--format", "jsonl")
+	if code != exitOK || out != show || out == "" {
+		t.Errorf("export --format jsonl: exit %d, %q; want show --format jsonl's output\n%s", code, errOut, out)
+	}
+
+	// har: a HAR 1.2 log with one websocket entry.
+	harPath := filepath.Join(dir, "s.har")
+	if code, _, errOut := runCmd("export", path, "--format", "har", "-o", harPath); code != exitOK {
+		t.Fatalf("export --format har: exit %d: %s", code, errOut)
+	}
+	var h struct {
+		Log struct {
+			Version string
+			Entries []struct {
+				ResourceType string `json:"_resourceType"`
+				Messages     []struct {
+					Type string
+					Data string
+				} `json:"_webSocketMessages"`
+			}
+		}
+	}
+	b, _ := os.ReadFile(harPath)
+	if err := json.Unmarshal(b, &h); err != nil || h.Log.Version != "1.2" || len(h.Log.Entries) != 1 ||
+		h.Log.Entries[0].ResourceType != "websocket" || len(h.Log.Entries[0].Messages) != 5 {
+		t.Fatalf("the HAR: %v %+v", err, h)
+	}
+	if fi, _ := os.Stat(harPath); fi.Mode().Perm() != 0o600 {
+		t.Errorf("the HAR's mode is %v, want 0600 like a capture", fi.Mode().Perm())
+	}
+	// It imports, replays and diffs like the original.
+	back := filepath.Join(dir, "back.wstap")
+	if code, _, errOut := runCmd("import", harPath, "-o", back); code != exitOK {
+		t.Fatalf("import: exit %d: %s", code, errOut)
+	}
+	if code, out, _ := runCmd("diff", path, back); code != exitOK {
+		t.Errorf("diff of the capture and its HAR round trip: exit %d\n%s", code, out)
+	}
+
+	// Code: to stdout, or to -o with a note.
+	for _, lang := range []string{"python", "js", "go"} {
+		code, out, errOut := runCmd("export", path, "--format", lang)
+		if code != exitOK || !strings.Contains(out, "shop.v1") || !strings.Contains(out, `pear`) {
+			t.Errorf("export --format %s: exit %d, %s\n%s", lang, code, errOut, out)
+		}
+	}
+	script := filepath.Join(dir, "gen.py")
+	if code, _, errOut := runCmd("export", path, "--format", "python", "-o", script); code != exitOK || !strings.Contains(errOut, "wrote "+script) {
+		t.Errorf("export -o: exit %d, %q", code, errOut)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 3 {
+		t.Errorf("the directory holds %d files; a temporary file was left behind?", len(entries))
+	}
+}
+
+func TestExportUsage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.wstap")
+	if err := writeFixture("multi", path, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{},
+		{"--format", "xml"},
+		{"--format", "har", "--keep-secrets"},
+		{"--format", "python"}, // two connections: which?
+		{"--format", "jsonl", "--conn", "1,2"},
+	} {
+		code, _, errOut := runCmd(append([]string{"export", path}, args...)...)
+		if code != exitUsage || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Errorf("export %q: exit %d, %q; want 2 and one line", args, code, errOut)
+		}
+	}
+	if code, _, _ := runCmd("export", path, "--format", "har", "--conn", "7"); code != exitError {
+		t.Errorf("--conn 7: exit %d", code)
+	}
+}
