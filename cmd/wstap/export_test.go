@@ -91,3 +91,32 @@ func TestExportUsage(t *testing.T) {
 		t.Errorf("--conn 7: exit %d", code)
 	}
 }
+
+// TestChromeHARReplayable: a HAR in the shape DevTools saves imports into a
+// capture that replay and diff accept.
+func TestChromeHARReplayable(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "chrome.wstap")
+	if code, _, errOut := runCmd("import", "../../har/testdata/chrome.har", "-o", out); code != exitOK {
+		t.Fatalf("import: exit %d: %s", code, errOut)
+	}
+	code, ls, _ := runCmd("ls", out)
+	if code != exitOK {
+		t.Fatalf("ls: exit %d", code)
+	}
+	conn := ""
+	for _, line := range strings.Split(ls, "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[3] == "101" {
+			conn = f[0]
+			break
+		}
+	}
+	if conn == "" {
+		t.Fatalf("no established connection in\n%s", ls)
+	}
+	if code, out, errOut := runCmd("replay", out, "--conn", conn, "--dry-run"); code != exitOK || !strings.Contains(out, "connection "+conn+" → ws") {
+		t.Errorf("replay --dry-run of the imported HAR: exit %d %s\n%s", code, errOut, out)
+	}
+	if code, _, errOut := runCmd("diff", out, out, "--conn-a", conn, "--conn-b", conn); code != exitOK {
+		t.Errorf("diff of the imported HAR with itself: exit %d %s", code, errOut)
+	}
+}
