@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"text/template"
-	"unicode"
 )
 
 // jsModel adds to the model what only the Node script needs.
@@ -72,39 +71,10 @@ func jsWire(s string, helper bool) string {
 // and "<!--" (harmless here, but not if the code is ever pasted into an
 // HTML page), are escaped.
 func jsString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for i, r := range s {
-		switch r {
-		case '\\':
-			b.WriteString(`\\`)
-		case '"':
-			b.WriteString(`\"`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		case '<':
-			if strings.HasPrefix(s[i:], "</") || strings.HasPrefix(s[i:], "<!--") {
-				b.WriteString(`\x3c`)
-			} else {
-				b.WriteByte('<')
-			}
-		default:
-			switch {
-			case r < 0x20 || r == 0x7f:
-				fmt.Fprintf(&b, `\x%02x`, r)
-			case r < 0x80 || unicode.IsPrint(r):
-				b.WriteRune(r)
-			case r <= 0xffff:
-				fmt.Fprintf(&b, `\u%04x`, r)
-			default:
-				fmt.Fprintf(&b, `\u{%x}`, r)
-			}
+	return quote(s, func(r rune) string { return fmt.Sprintf(`\u{%x}`, r) }, func(rest string) (string, bool) {
+		if strings.HasPrefix(rest, "</") || strings.HasPrefix(rest, "<!--") {
+			return `\x3c`, true
 		}
-	}
-	b.WriteByte('"')
-	return b.String()
+		return "", false
+	})
 }

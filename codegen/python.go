@@ -6,7 +6,6 @@ import (
 	"strings"
 	"text/template"
 	"time"
-	"unicode"
 )
 
 // pythonModel adds to the model what only the Python script needs.
@@ -45,35 +44,7 @@ func websocketsResource(target string) string {
 // characters are kept as they are (the script is UTF-8); the rest are
 // escaped.
 func pyString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch r {
-		case '\\':
-			b.WriteString(`\\`)
-		case '"':
-			b.WriteString(`\"`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			switch {
-			case r < 0x20 || r == 0x7f:
-				fmt.Fprintf(&b, `\x%02x`, r)
-			case r < 0x80 || unicode.IsPrint(r):
-				b.WriteRune(r)
-			case r <= 0xffff:
-				fmt.Fprintf(&b, `\u%04x`, r)
-			default:
-				fmt.Fprintf(&b, `\U%08x`, r)
-			}
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
+	return quote(s, func(r rune) string { return fmt.Sprintf(`\U%08x`, r) }, nil)
 }
 
 // pySeconds writes a duration as a Python float of seconds.
