@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -49,77 +50,98 @@ func Repair(src, dst string) (RepairStats, error) {
 	}
 	defer r.Close()
 
-	var suffix [6]byte
-	rand.Read(suffix[:])
-	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".repair-"+hex.EncodeToString(suffix[:]))
-	w, err := Create(tmp, Options{Tool: r.Header().Tool})
+	err = CreateNew(dst, Options{Tool: r.Header().Tool}, func(w *Writer) error {
+		var held *Frame // a frame whose chunk may take it back in (see Chunk.Frame)
+		flush := func() error {
+			if held == nil {
+				return nil
+			}
+			f := held
+			held = nil
+			st.Records++
+			return w.restore(f)
+		}
+		for rec, err := range r.Records(Filter{}) {
+			switch {
+			case IsDamage(err):
+				st.Damage++
+				continue
+			case errors.Is(err, ErrTornTail):
+				st.Torn = true
+				continue
+			case err != nil:
+				return fmt.Errorf("repair capture %s: %w", src, err)
+			}
+			if c, ok := rec.(*Chunk); ok && held != nil && foldable(held, c) {
+				cc := *c
+				cc.Frame, held = held, nil
+				st.Records++
+				if err := w.restore(&cc); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := flush(); err != nil {
+				return err
+			}
+			if f, ok := rec.(*Frame); ok {
+				held = f
+				continue
+			}
+			st.Records++
+			if err := w.restore(rec); err != nil {
+				return err
+			}
+		}
+		return flush()
+	})
 	if err != nil {
 		return st, err
 	}
-	fail := func(err error) (RepairStats, error) {
-		w.Close()
-		os.Remove(tmp)
-		return st, err
+	return st, nil
+}
+
+// CreateNew writes a new capture at path with fill. The capture is written
+// beside path under a temporary name and linked into place once fill and
+// the writer's Close succeeded: path appears complete or not at all, and an
+// existing file is never replaced.
+func CreateNew(path string, opts Options, fill func(*Writer) error) error {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("%s exists; choose a new output file", path)
 	}
-	var held *Frame // a frame whose chunk may take it back in (see Chunk.Frame)
-	flush := func() error {
-		if held == nil {
-			return nil
-		}
-		f := held
-		held = nil
-		st.Records++
-		return w.restore(f)
+	var suffix [6]byte
+	rand.Read(suffix[:])
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-"+hex.EncodeToString(suffix[:]))
+	w, err := Create(tmp, opts)
+	if err != nil {
+		return err
 	}
-	for rec, err := range r.Records(Filter{}) {
-		switch {
-		case IsDamage(err):
-			st.Damage++
-			continue
-		case errors.Is(err, ErrTornTail):
-			st.Torn = true
-			continue
-		case err != nil:
-			return fail(fmt.Errorf("repair capture %s: %w", src, err))
+	defer os.Remove(tmp)
+	err = fill(w)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s exists; choose a new output file", path)
 		}
-		if c, ok := rec.(*Chunk); ok && held != nil && foldable(held, c) {
-			cc := *c
-			cc.Frame, held = held, nil
-			st.Records++
-			if err := w.restore(&cc); err != nil {
-				return fail(err)
-			}
-			continue
+		// A file system without hard links: rename, which replaces, once
+		// more making sure there is nothing to replace.
+		if _, serr := os.Lstat(path); !errors.Is(serr, fs.ErrNotExist) {
+			return fmt.Errorf("capture: %w", err)
 		}
-		if err := flush(); err != nil {
-			return fail(err)
-		}
-		if f, ok := rec.(*Frame); ok {
-			held = f
-			continue
-		}
-		st.Records++
-		if err := w.restore(rec); err != nil {
-			return fail(err)
+		if err := os.Rename(tmp, path); err != nil {
+			return fmt.Errorf("capture: %w", err)
 		}
 	}
-	if err := flush(); err != nil {
-		return fail(err)
-	}
-	if err := w.Close(); err != nil {
-		os.Remove(tmp)
-		return st, err
-	}
-	if err := os.Link(tmp, dst); err != nil {
-		os.Remove(tmp)
-		return st, fmt.Errorf("capture: repair: %w", err)
-	}
-	os.Remove(tmp)
-	if d, err := os.Open(filepath.Dir(dst)); err == nil {
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
 		d.Sync()
 		d.Close()
 	}
-	return st, nil
+	return nil
 }
 
 // foldable reports whether frame f is exactly the one frame that carried

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -96,46 +95,18 @@ func runImport(_ context.Context, g *globalOptions, opts *importOptions, args []
 	return nil
 }
 
-// importInto writes the capture beside out under a temporary name and links
-// it into place once it is complete, never replacing a file: a failure at
-// any point leaves nothing behind.
+// importInto writes the capture at out, which appears only once it is
+// complete (capture.CreateNew): a failure at any point leaves nothing
+// behind.
 func importInto(data []byte, out string) (har.Stats, error) {
-	f, err := os.CreateTemp(filepath.Dir(out), ".wstap-import-*")
+	var st har.Stats
+	err := capture.CreateNew(out, capture.Options{}, func(w *capture.Writer) error {
+		var err error
+		st, err = har.Import(data, w)
+		return err
+	})
 	if err != nil {
 		return har.Stats{}, err
-	}
-	tmp := f.Name()
-	f.Close()
-	os.Remove(tmp) // capture.Create makes the file itself, and only a new one
-	w, err := capture.Create(tmp, capture.Options{})
-	if err != nil {
-		return har.Stats{}, err
-	}
-	st, err := har.Import(data, w)
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return har.Stats{}, err
-	}
-	defer os.Remove(tmp)
-	if err := os.Link(tmp, out); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return har.Stats{}, fmt.Errorf("%s exists; choose a new output file", out)
-		}
-		// A file system without hard links: rename, which replaces, once
-		// more making sure there is nothing to replace.
-		if _, serr := os.Lstat(out); !errors.Is(serr, fs.ErrNotExist) {
-			return har.Stats{}, err
-		}
-		if err := os.Rename(tmp, out); err != nil {
-			return har.Stats{}, err
-		}
-	}
-	if d, err := os.Open(filepath.Dir(out)); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return st, nil
 }
