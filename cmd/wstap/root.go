@@ -73,7 +73,8 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		Use:   "wstap",
 		Short: "A recording man-in-the-middle proxy and inspector for WebSocket traffic",
 		Long: `wstap sits between a WebSocket client and server, relays every frame unchanged
-and records a decoded copy into a compressed, crash-safe capture file.` + "\n" + exitStatusHelp,
+and records a decoded copy into a compressed, crash-safe capture file.` + "\n" + exitStatusHelp +
+			"  3  differences found (diff, replay --check, a mock server's client that strayed)\n",
 		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
