@@ -22,6 +22,9 @@ func TestImportBoundaries(t *testing.T) {
 			"goproxy", "bubbletea", "lipgloss", "gorilla"},
 		"internal/filter": {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/cmd", "goproxy",
 			"bubbletea", "gorilla"},
+		// The load tool of wstap bench: gorilla and the standard library only.
+		"loadtest": {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/cmd", mod + "/capture",
+			"goproxy", "bubbletea"},
 		// HAR in and out: capture and the standard library only.
 		"har": {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/cmd", mod + "/internal",
 			"goproxy", "bubbletea", "gorilla"},

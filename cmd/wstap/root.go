@@ -80,7 +80,7 @@ and records a decoded copy into a compressed, crash-safe capture file.` + "\n" +
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newLsCommand(g), newShowCommand(g), newInspectCommand(g), newRecordCommand(g), newDemoCommand(g), newCACommand(g), newCertCommand(g), newCheckCommand(g), newRepairCommand(g), newReplayCommand(g), newServeCommand(g), newDiffCommand(g), newExportCommand(g), newImportCommand(g))
+	root.AddCommand(newLsCommand(g), newShowCommand(g), newInspectCommand(g), newRecordCommand(g), newDemoCommand(g), newCACommand(g), newCertCommand(g), newCheckCommand(g), newRepairCommand(g), newReplayCommand(g), newServeCommand(g), newDiffCommand(g), newExportCommand(g), newImportCommand(g), newBenchCommand(g))
 	return root
 }
 
