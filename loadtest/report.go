@@ -83,13 +83,19 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 	}{r.Mode, r.URL, obj(r.Params), obj(r.Results), len(r.Failures) == 0, r.Failures})
 }
 
+// maxAligned is the longest value the table right-aligns with the others.
+const maxAligned = 16
+
 // WriteTable writes the report as aligned columns: the parameters, then
 // the results, then the failures or "ok".
 func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "bench %s %s\n", r.Mode, r.URL)
 	nameW, valW := 0, 0
 	for _, m := range slices.Concat(r.Params, r.Results) {
-		nameW, valW = max(nameW, len(m.Name)), max(valW, len(formatValue(m.Value)))
+		nameW = max(nameW, len(m.Name))
+		if v := formatValue(m.Value); len(v) <= maxAligned {
+			valW = max(valW, len(v)) // a hash does not push the numbers right
+		}
 	}
 	row := func(m Metric) {
 		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %-*s  %*s  %s", nameW, m.Name, valW, formatValue(m.Value), m.Unit), " "))
