@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -118,5 +119,38 @@ func TestChromeHARReplayable(t *testing.T) {
 	}
 	if code, _, errOut := runCmd("diff", out, out, "--conn-a", conn, "--conn-b", conn); code != exitOK {
 		t.Errorf("diff of the imported HAR with itself: exit %d %s", code, errOut)
+	}
+}
+
+// TestRecordNoCapture: --no-capture relays and writes nothing, the way a
+// benchmark measures what recording costs.
+func TestRecordNoCapture(t *testing.T) {
+	t.Setenv("WSTAP_HOME", t.TempDir())
+	dir := t.TempDir()
+	t.Chdir(dir)
+	stdout, stderr := newSyncBuffer(), newSyncBuffer()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- runRecord(ctx, &globalOptions{stdout: stdout, stderr: stderr},
+			&recordOptions{listen: "127.0.0.1:0", upstream: echoUpstream(t), noCapture: true}, nil)
+	}()
+	addr := waitListening(t, stdout)
+	c := talk(t, addr, 10)
+	c.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("record --no-capture: %v\n%s", err, stderr.String())
+	}
+	if out := stdout.String(); !strings.Contains(out, "capture    none (--no-capture)") || !strings.Contains(out, "relayed 1 WebSocket connection(s), 20 message(s)") {
+		t.Errorf("stdout:\n%s", out)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("--no-capture wrote %d files", len(entries))
+	}
+	for _, args := range [][]string{{"-o", "x.wstap"}, {"--tui"}} {
+		if code, _, errOut := runCmd(append([]string{"record", "--no-capture"}, args...)...); code != exitUsage {
+			t.Errorf("record --no-capture %q: exit %d, %q", args, code, errOut)
+		}
 	}
 }

@@ -44,6 +44,7 @@ type recordOptions struct {
 	maxBody          int64
 	proxyAuth        string
 	tui              bool
+	noCapture        bool
 
 	upstreamRoots *x509.CertPool // trusted for upstreams instead of the system roots (the demo's own server)
 }
@@ -62,6 +63,7 @@ func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.ignoreHosts, "ignore-hosts", nil, "comma-separated host globs (*.bank.example.test,10.*) whose CONNECT tunnels pass byte for byte, not intercepted (for apps that pin certificates)")
 	fs.Int64Var(&o.maxBody, "max-body", 1<<20, "bytes of each plain HTTP body to keep in the capture; 0 keeps none")
 	fs.DurationVar(&o.heartbeat, "heartbeat", 0, "expose ghost connections: ping a side idle this long (e.g. 30s); 0 is off")
+	fs.BoolVar(&o.noCapture, "no-capture", false, "relay without recording anything (to measure what recording costs; wstap bench)")
 	fs.BoolVar(&o.tui, "tui", false, "show connections and messages live in the inspector while recording (quit it with q to stop)")
 	fs.DurationVar(&o.heartbeatTimeout, "heartbeat-timeout", 0, "how long a pinged side may stay silent before it is a ghost (default: --heartbeat)")
 }
@@ -150,28 +152,36 @@ func startRecorder(g *globalOptions, opts *recordOptions, log *slog.Logger) (*re
 	if err != nil {
 		return nil, err
 	}
+	var w *capture.Writer
+	var sink proxy.Sink // nil: the proxy discards what it would record
 	path := opts.output
-	if path == "" {
-		if path, err = defaultCapturePath("wstap"); err != nil {
+	if !opts.noCapture {
+		if path == "" {
+			if path, err = defaultCapturePath("wstap"); err != nil {
+				return nil, err
+			}
+		}
+		if w, err = capture.Create(path, capture.Options{Tool: "wstap " + versionString()}); err != nil {
 			return nil, err
 		}
+		sink = w
 	}
-	w, err := capture.Create(path, capture.Options{Tool: "wstap " + versionString()})
-	if err != nil {
-		return nil, err
+	closeCapture := func() {
+		if w != nil {
+			w.Close()
+			os.Remove(path)
+		}
 	}
-	p, err := proxy.New(proxy.Options{Sink: w, Upstream: opts.upstream, GetCertificate: ca.GetCertificate,
+	p, err := proxy.New(proxy.Options{Sink: sink, Upstream: opts.upstream, GetCertificate: ca.GetCertificate,
 		UpstreamTLS: upTLS, Redact: opts.redact, Logger: log, IgnoreHosts: opts.ignoreHosts, MaxBody: maxBody,
 		ProxyAuth: proxyAuth, AllowRemote: opts.allowRemote, Heartbeat: opts.heartbeat, HeartbeatTimeout: opts.heartbeatTimeout})
 	if err != nil {
-		w.Close()
-		os.Remove(path)
+		closeCapture()
 		return nil, &usageError{err} // every option New rejects came from a flag
 	}
 	ln, err := net.Listen("tcp", opts.listen)
 	if err != nil {
-		w.Close()
-		os.Remove(path)
+		closeCapture()
 		return nil, fmt.Errorf("listen on %s: %w", opts.listen, err)
 	}
 	r := &recorder{proxy: p, capture: w, ca: ca, ln: ln, served: make(chan error, 1),
@@ -182,6 +192,14 @@ func startRecorder(g *globalOptions, opts *recordOptions, log *slog.Logger) (*re
 	return r, nil
 }
 
+// capturePath names the capture, or says there is none.
+func (r *recorder) capturePath() string {
+	if r.capture == nil {
+		return "none (--no-capture)"
+	}
+	return r.capture.Path()
+}
+
 // stop closes the listener, closes live connections with 1001 (waiting up
 // to grace), then flushes and closes the capture.
 func (r *recorder) stop(grace time.Duration) error {
@@ -189,11 +207,17 @@ func (r *recorder) stop(grace time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	r.proxy.Shutdown(ctx)
-	err := r.capture.Close()
+	var err error
+	if r.capture != nil {
+		err = r.capture.Close()
+	}
 	return errors.Join(err, r.proxy.Err())
 }
 
 func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []string) error {
+	if opts.noCapture && (opts.output != "" || opts.tui) {
+		return usagef("--no-capture records nothing: it goes with neither -o nor --tui")
+	}
 	if opts.tui && !terminal(g.stdout) {
 		return errors.New("--tui needs a terminal (stdin and stdout); drop it to record with a counter on stderr")
 	}
@@ -215,7 +239,7 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []s
 		mode = "reverse mode: connect clients to ws://" + r.ln.Addr().String() + " (relayed to " + opts.upstream + ")"
 	}
 	fmt.Fprintf(g.stdout, "wstap %s\n  listening  %s\n  %s\n  capture    %s\n  CA         %s\n",
-		versionString(), r.ln.Addr(), mode, r.capture.Path(), r.ca.CertPath())
+		versionString(), r.ln.Addr(), mode, r.capturePath(), r.ca.CertPath())
 	if opts.allowRemote && opts.proxyAuth == "" && os.Getenv("WSTAP_PROXY_AUTH") == "" {
 		fmt.Fprintln(g.stderr, "wstap: warning: --allow-remote without --proxy-auth: anyone who can reach "+r.ln.Addr().String()+" can use this proxy")
 	}
@@ -254,8 +278,13 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []s
 	if n := c.Failed.Load(); n > 0 {
 		failed = fmt.Sprintf(" (%d refused or failed)", n)
 	}
-	fmt.Fprintf(g.stdout, "recorded %d WebSocket connection(s)%s, %d message(s), %s of payload and %d HTTP exchange(s) into %s\n",
-		c.Total.Load(), failed, c.Messages.Load(), present.Bytes(c.Bytes.Load()), c.HTTP.Load(), r.capture.Path())
+	into := "into " + r.capturePath()
+	verb := "recorded"
+	if r.capture == nil {
+		into, verb = "(nothing recorded: --no-capture)", "relayed"
+	}
+	fmt.Fprintf(g.stdout, "%s %d WebSocket connection(s)%s, %d message(s), %s of payload and %d HTTP exchange(s) %s\n",
+		verb, c.Total.Load(), failed, c.Messages.Load(), present.Bytes(c.Bytes.Load()), c.HTTP.Load(), into)
 	if n := c.Ghosts.Load(); n > 0 {
 		fmt.Fprintf(g.stdout, "%d ghost connection(s) found and closed (wstap ls shows them)\n", n)
 	}
