@@ -469,13 +469,7 @@ func (d *DiffModel) handshakeText() []string {
 }
 
 // View implements tea.Model. It draws only the rows on screen.
-func (d *DiffModel) View() tea.View {
-	v := tea.NewView(d.render())
-	v.AltScreen = true
-	v.MouseMode = tea.MouseModeCellMotion
-	v.WindowTitle = "wstap inspect " + d.opts.Title
-	return v
-}
+func (d *DiffModel) View() tea.View { return fullScreen(d.render(), d.opts.Title) }
 
 func (d *DiffModel) render() string {
 	bodyH := d.height - 3

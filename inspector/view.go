@@ -14,11 +14,15 @@ import (
 
 // View implements tea.Model. It builds only the lines on screen, whatever
 // the number of messages or the size of the one shown.
-func (m *Model) View() tea.View {
-	v := tea.NewView(m.render())
+func (m *Model) View() tea.View { return fullScreen(m.render(), m.opts.Title) }
+
+// fullScreen is how every inspector model shows itself: full screen, with the
+// mouse, titled after what is inspected.
+func fullScreen(content, title string) tea.View {
+	v := tea.NewView(content)
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
-	v.WindowTitle = "wstap inspect " + m.opts.Title
+	v.WindowTitle = "wstap inspect " + title
 	return v
 }
 
