@@ -635,16 +635,19 @@ func (p *player) send(ctx context.Context, conn *websocket.Conn) {
 			p.fail(fmt.Errorf("the server closed the connection before client message %d was sent", st.N))
 			return
 		}
-		conn.SetWriteDeadline(time.Now().Add(p.opts.Timeout))
+		// Noted and recorded before the write, as the proxy records a frame
+		// before it forwards it: the reply may arrive before WriteMessage
+		// returns, and must come after the message in the capture.
+		now := time.Now()
 		p.mu.Lock()
-		p.last = st.N // a reply may arrive before WriteMessage returns
+		p.last = st.N
 		p.mu.Unlock()
+		p.record(capture.ClientToServer, st.Opcode, now, data)
+		conn.SetWriteDeadline(now.Add(p.opts.Timeout))
 		if err := conn.WriteMessage(int(st.Opcode), data); err != nil {
 			p.fail(fmt.Errorf("sending client message %d: %w", st.N, err))
 			return
 		}
-		now := time.Now()
-		p.record(capture.ClientToServer, st.Opcode, now, data)
 		p.mu.Lock()
 		p.res.Sent++
 		p.res.SentAt = append(p.res.SentAt, now)
