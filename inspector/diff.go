@@ -484,8 +484,6 @@ func (d *DiffModel) render() string {
 	default:
 		body = d.listLines(bodyH)
 	}
-	var sb strings.Builder
-	sb.Grow(d.width * d.height * 2)
 	title := "wstap"
 	if d.opts.Title != "" {
 		title += " · " + d.opts.Title
@@ -495,18 +493,7 @@ func (d *DiffModel) render() string {
 	} else {
 		title += " · the sessions differ"
 	}
-	sb.WriteString(d.th.title.Render(fit(title, d.width)))
-	for i := range bodyH {
-		sb.WriteByte('\n')
-		if i < len(body) {
-			sb.WriteString(body[i])
-		}
-	}
-	sb.WriteByte('\n')
-	sb.WriteString(d.statusLine())
-	sb.WriteByte('\n')
-	sb.WriteString(d.th.dim.Render(fit(d.hints(), d.width)))
-	return sb.String()
+	return compose(d.th, d.width, d.height, title, body, d.statusLine(), d.hints())
 }
 
 func (d *DiffModel) summary() string {

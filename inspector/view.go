@@ -49,19 +49,25 @@ func (m *Model) render() string {
 	case m.view == viewResent:
 		body = m.resentLines(bodyH)
 	}
+	return compose(m.th, m.width, m.height, m.titleText(), body, m.statusLine(), m.hints())
+}
+
+// compose lays out a screen of every inspector model: the title line, the
+// body (height-3 lines, padded), the status line and the key hints.
+func compose(th theme, width, height int, title string, body []string, status, hints string) string {
 	var b strings.Builder
-	b.Grow(m.width * m.height * 2)
-	b.WriteString(m.th.title.Render(fit(m.titleText(), m.width)))
-	for i := range bodyH {
+	b.Grow(width * height * 2)
+	b.WriteString(th.title.Render(fit(title, width)))
+	for i := range height - 3 {
 		b.WriteByte('\n')
 		if i < len(body) {
 			b.WriteString(body[i])
 		}
 	}
 	b.WriteByte('\n')
-	b.WriteString(m.statusLine())
+	b.WriteString(status)
 	b.WriteByte('\n')
-	b.WriteString(m.th.dim.Render(fit(m.hints(), m.width)))
+	b.WriteString(th.dim.Render(fit(hints, width)))
 	return b.String()
 }
 
