@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/wstap/wstap/internal/peertest"
 )
 
 // received is what the test server got on one connection.
@@ -281,51 +283,20 @@ var (
 // the runtimes (.ci/run) and must not skip silently.
 func skipOrFail(t *testing.T, msg string) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	peertest.SkipOrFail(t, msg)
 }
 
 func findPeers(t *testing.T) *peers {
 	t.Helper()
 	peersOnce.Do(func() {
-		check := func(extraEnv []string, name string, args ...string) (string, bool) {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, name, args...)
-			cmd.Env = append(os.Environ(), extraEnv...)
-			out, err := cmd.Output()
-			return strings.TrimSpace(string(out)), err == nil
+		if path, v := peertest.Python(); path != "" {
+			found.python = path
+			peersLog = append(peersLog, "python: "+path+", websockets "+v)
 		}
-		// WSTAP_PYTHON picks another interpreter, one with a newer websockets, say.
-		for _, name := range []string{os.Getenv("WSTAP_PYTHON"), "/usr/bin/python3", "python3"} {
-			if name == "" {
-				continue
-			}
-			if path, err := exec.LookPath(name); err == nil {
-				if v, ok := check(nil, path, "-c", "import websockets; print(websockets.__version__)"); ok {
-					found.python = path
-					peersLog = append(peersLog, "python: "+path+", websockets "+v)
-					break
-				}
-			}
-		}
-		if node, err := exec.LookPath("node"); err == nil {
-			found.node = node
-			dirs := []string{os.Getenv("WSTAP_NODE_MODULES")}
-			if d, err := filepath.Abs("../.ci/node/node_modules"); err == nil {
-				dirs = append(dirs, d)
-			}
-			for _, d := range dirs {
-				if d == "" {
-					continue
-				}
-				if v, ok := check([]string{"NODE_PATH=" + d}, node, "-e", "console.log(require('ws/package.json').version)"); ok {
-					found.nodeModules = d
-					peersLog = append(peersLog, "node: "+node+", ws "+v+" from "+d)
-					break
-				}
+		if node, modules, v := peertest.Node(".."); node != "" {
+			found.node, found.nodeModules = node, modules
+			if modules != "" {
+				peersLog = append(peersLog, "node: "+node+", ws "+v+" from "+modules)
 			}
 		}
 		if goTool, err := exec.LookPath("go"); err == nil {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/wstap/wstap/capture"
+	"github.com/wstap/wstap/internal/peertest"
 )
 
 // Interop tests: real third-party WebSocket peers talk through wstap.
@@ -185,60 +186,25 @@ type interopEnv struct {
 // peers (.ci/run) and must not skip silently.
 func interopSkipOrFail(t *testing.T, msg string) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	peertest.SkipOrFail(t, msg)
 }
 
 func findInteropPeers(t *testing.T) *interopEnv {
 	t.Helper()
 	env := &interopEnv{}
-	check := func(extraEnv []string, name string, args ...string) (string, bool) {
-		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Env = append(os.Environ(), extraEnv...)
-		out, err := cmd.Output()
-		return strings.TrimSpace(string(out)), err == nil
-	}
-	for _, name := range []string{"/usr/bin/python3", "python3"} {
-		path, err := exec.LookPath(name)
-		if err != nil {
-			continue
-		}
-		if v, ok := check(nil, path, "-c", "import websockets; print(websockets.__version__)"); ok {
-			env.python = path
-			t.Logf("python peer: %s, websockets %s", path, v)
-			break
-		}
-	}
-	if env.python == "" {
+	var v string
+	if env.python, v = peertest.Python(); env.python == "" {
 		interopSkipOrFail(t, "interop: no python3 can import websockets; install Debian's python3-websockets (bash .ci/run does)")
 	}
-	node, err := exec.LookPath("node")
-	if err != nil {
+	t.Logf("python peer: %s, websockets %s", env.python, v)
+	if env.node, env.nodeModules, v = peertest.Node(".."); env.node == "" {
 		interopSkipOrFail(t, "interop: node is not installed")
-	}
-	env.node = node
-	dirs := []string{os.Getenv("WSTAP_NODE_MODULES")}
-	if d, err := filepath.Abs("../.ci/node/node_modules"); err == nil {
-		dirs = append(dirs, d)
-	}
-	for _, d := range dirs {
-		if d == "" {
-			continue
-		}
-		if v, ok := check([]string{"NODE_PATH=" + d}, node, "-e", "console.log(require('ws/package.json').version)"); ok {
-			env.nodeModules = d
-			t.Logf("node peer: %s, ws %s from %s", node, v, d)
-			break
-		}
 	}
 	if env.nodeModules == "" {
 		interopSkipOrFail(t, "interop: node's ws module not found; set WSTAP_NODE_MODULES to a node_modules holding ws, "+
 			"or run bash .ci/run (it installs ws into .ci/node)")
 	}
+	t.Logf("node peer: %s, ws %s from %s", env.node, v, env.nodeModules)
 	return env
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wstap/wstap/capture"
+	"github.com/wstap/wstap/internal/peertest"
 	"github.com/wstap/wstap/internal/sessiondiff"
 )
 
@@ -699,23 +700,10 @@ func TestServePythonClient(t *testing.T) {
 // it and must not skip silently.
 func findPythonWebsockets(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"/usr/bin/python3", "python3"} {
-		path, err := exec.LookPath(name)
-		if err != nil {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-		out, err := exec.CommandContext(ctx, path, "-c", "import websockets; print(websockets.__version__)").Output()
-		cancel()
-		if err == nil {
-			t.Logf("python client: %s, websockets %s", path, strings.TrimSpace(string(out)))
-			return path
-		}
+	path, v := peertest.Python()
+	if path == "" {
+		peertest.SkipOrFail(t, "no python3 can import websockets; install Debian's python3-websockets")
 	}
-	msg := "no python3 can import websockets; install Debian's python3-websockets"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	t.Logf("python client: %s, websockets %s", path, v)
+	return path
 }
