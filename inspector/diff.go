@@ -211,15 +211,8 @@ func (d *DiffModel) onKey(k tea.KeyPressMsg) tea.Cmd {
 		return d.quit()
 	}
 	if d.help {
-		switch {
-		case key.Matches(k, keys.Help, diffKeys.Back):
-			d.help = false
-		case key.Matches(k, keys.Quit):
+		if helpKey(k, diffKeys.Back, &d.help, &d.helpTop) {
 			return d.quit()
-		case key.Matches(k, keys.Down):
-			d.helpTop++
-		case key.Matches(k, keys.Up):
-			d.helpTop = max(d.helpTop-1, 0)
 		}
 		return nil
 	}

@@ -13,6 +13,22 @@ import (
 	"github.com/wstap/wstap/internal/filter"
 )
 
+// helpKey handles a key while the help overlay is shown: ? or back closes
+// it, up and down scroll it. It reports whether the key asks to quit.
+func helpKey(k tea.KeyPressMsg, back key.Binding, shown *bool, top *int) (quit bool) {
+	switch {
+	case key.Matches(k, keys.Help, back):
+		*shown = false
+	case key.Matches(k, keys.Quit):
+		return true
+	case key.Matches(k, keys.Down):
+		*top++
+	case key.Matches(k, keys.Up):
+		*top = max(*top-1, 0)
+	}
+	return false
+}
+
 func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 	if m.input != inputNone {
 		return m.onInputKey(k)
@@ -21,15 +37,8 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.quit()
 	}
 	if m.help {
-		switch {
-		case key.Matches(k, keys.Help, keys.Back):
-			m.help = false
-		case key.Matches(k, keys.Quit):
+		if helpKey(k, keys.Back, &m.help, &m.helpTop) {
 			return m.quit()
-		case key.Matches(k, keys.Down):
-			m.helpTop++
-		case key.Matches(k, keys.Up):
-			m.helpTop = max(m.helpTop-1, 0)
 		}
 		return nil
 	}
