@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -52,13 +54,24 @@ type decoder struct {
 	started  time.Time
 	first    bool // the next chunk emitted is the message's first
 	buf      []byte
+	small    []byte  // d.buf's own storage, up to smallBuf
+	bufBig   *[]byte // d.buf's storage while borrowed from chunkPool
 	utf8     utf8Stream
 	inflater *inflater
 	ctl      []byte // payload of the control frame in progress
+	plain    []byte // a compressed piece, unmasked for the inflater
+	// whole is the payload of a message in one unmasked frame, straight
+	// from the read buffer: the chunk is recorded from it without a copy.
+	whole []byte
 	// frame holds the facts of a frame that is a whole message by itself,
 	// recorded with the message's chunk instead of on their own (the
 	// capture keeps them in one record; see capture.Chunk.Frame).
 	frame *capture.Frame
+	// The records the decoder hands on, reused (see recorder): the frame
+	// facts, the data chunks (the pump's or the inflater's, one message at
+	// a time) and the control chunks (the pump's alone).
+	frameRec        capture.Frame
+	dataRec, ctlRec capture.Chunk
 }
 
 // wholeMessage reports whether a frame with header h carries a whole
@@ -77,7 +90,8 @@ func (d *decoder) wholeMessage(h ws.Header) bool {
 // header takes the header of the next frame, which arrived at now;
 // dropped says the proxy does not forward the frame.
 func (d *decoder) header(h ws.Header, now time.Time, dropped bool) {
-	f := &capture.Frame{Conn: d.conn, Time: now, Dir: d.dir, Fin: h.Fin, RSV: h.Rsv,
+	f := &d.frameRec
+	*f = capture.Frame{Conn: d.conn, Time: now, Dir: d.dir, Fin: h.Fin, RSV: h.Rsv,
 		Opcode: capture.Opcode(h.OpCode), Masked: h.Masked, Length: h.Length, Dropped: dropped}
 	if d.wholeMessage(h) {
 		d.frame = f
@@ -153,30 +167,96 @@ func (d *decoder) beginFrame(h ws.Header, now time.Time) {
 	}
 }
 
-// payload takes a piece of a frame's unmasked payload.
-func (d *decoder) payload(h ws.Header, p []byte) {
+// payload takes a piece of a frame's payload as it came on the wire, masked
+// or not, which starts off bytes into the payload. p is only read, and only
+// until payload (or, for a whole message, endFrame) returns.
+func (d *decoder) payload(h ws.Header, p []byte, off int64) {
 	op := capture.Opcode(h.OpCode)
 	if op.IsControl() || op > capture.OpPong || (op > capture.OpBinary && op < capture.OpClose) {
 		if room := maxControlCapture - len(d.ctl); room > 0 {
+			n := len(d.ctl)
 			d.ctl = append(d.ctl, p[:min(len(p), room)]...)
+			if h.Masked {
+				ws.Cipher(d.ctl[n:], h.Mask, int(off))
+			}
 		}
 		return
 	}
 	if d.compress {
+		if h.Masked {
+			d.plain = append(d.plain[:0], p...)
+			ws.Cipher(d.plain, h.Mask, int(off))
+			p = d.plain
+		}
 		d.inflater.write(p)
 		return
 	}
-	d.data(p)
+	if d.frame != nil && !h.Masked && off == 0 && int64(len(p)) == h.Length && len(d.buf) == 0 {
+		// A whole message, unmasked, all here: no copy.
+		if d.opcode == capture.OpText {
+			d.utf8.feed(p)
+		}
+		d.whole = p
+		return
+	}
+	for len(p) > 0 {
+		n := min(len(p), capture.MaxChunk-len(d.buf))
+		start := len(d.buf)
+		d.grow(n)
+		d.buf = append(d.buf, p[:n]...)
+		if h.Masked {
+			ws.Cipher(d.buf[start:], h.Mask, int(off))
+		}
+		if d.opcode == capture.OpText {
+			d.utf8.feed(d.buf[start:])
+		}
+		p, off = p[n:], off+int64(n)
+		if len(d.buf) == capture.MaxChunk {
+			d.emit(false)
+		}
+	}
 }
 
-// data takes decoded (plain) message bytes and emits them as chunks of at
-// most capture.MaxChunk.
+// smallBuf is the most of a message buffer a decoder keeps between
+// messages; a larger message borrows a buffer of capture.MaxChunk from
+// chunkPool until it ends, so an idle connection holds little.
+const smallBuf = 4 << 10
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, capture.MaxChunk); return &b }}
+
+// grow makes room for n more bytes in d.buf.
+func (d *decoder) grow(n int) {
+	if len(d.buf)+n <= cap(d.buf) {
+		return
+	}
+	if len(d.buf)+n <= smallBuf {
+		d.buf = slices.Grow(d.buf, smallBuf-len(d.buf))
+		d.small = d.buf[:0]
+		return
+	}
+	big := chunkPool.Get().(*[]byte)
+	d.bufBig = big
+	d.buf = append((*big)[:0], d.buf...)
+}
+
+// shrink gives a borrowed message buffer back once its message is over.
+func (d *decoder) shrink() {
+	if d.bufBig != nil {
+		*d.bufBig = d.buf[:0]
+		chunkPool.Put(d.bufBig)
+		d.bufBig, d.buf = nil, d.small[:0]
+	}
+}
+
+// data takes decoded (plain) message bytes, the inflater's, and emits them
+// as chunks of at most capture.MaxChunk.
 func (d *decoder) data(p []byte) {
 	if d.opcode == capture.OpText {
 		d.utf8.feed(p)
 	}
 	for len(p) > 0 {
 		n := min(len(p), capture.MaxChunk-len(d.buf))
+		d.grow(n)
 		d.buf = append(d.buf, p[:n]...)
 		p = p[n:]
 		if len(d.buf) == capture.MaxChunk {
@@ -190,9 +270,18 @@ func (d *decoder) emit(last bool) {
 	if !d.first {
 		t = time.Now()
 	}
-	d.rec.record(&capture.Chunk{Conn: d.conn, Time: t, Dir: d.dir, Opcode: d.opcode, First: d.first, Last: last,
-		Compressed: d.compress, Dropped: d.dropped.Load(), Data: d.buf, Frame: d.frame})
-	d.frame = nil
+	data := d.buf
+	if d.whole != nil {
+		data, d.whole = d.whole, nil
+	}
+	var f *capture.Frame
+	if !d.compress { // the inflater's chunks never carry frame facts
+		f, d.frame = d.frame, nil
+	}
+	c := &d.dataRec
+	*c = capture.Chunk{Conn: d.conn, Time: t, Dir: d.dir, Opcode: d.opcode, First: d.first, Last: last,
+		Compressed: d.compress, Dropped: d.dropped.Load(), Data: data, Frame: f}
+	d.rec.record(c)
 	d.first = false
 	d.buf = d.buf[:0]
 }
@@ -209,8 +298,10 @@ func (d *decoder) endFrame(h ws.Header) {
 		if d.frame != nil {
 			t = d.frame.Time
 		}
-		d.rec.record(&capture.Chunk{Conn: d.conn, Time: t, Dir: d.dir, Opcode: op, First: true, Last: true,
-			Truncated: int64(len(d.ctl)) < h.Length, Dropped: d.dropped.Load(), Data: d.ctl, Frame: d.frame})
+		c := &d.ctlRec
+		*c = capture.Chunk{Conn: d.conn, Time: t, Dir: d.dir, Opcode: op, First: true, Last: true,
+			Truncated: int64(len(d.ctl)) < h.Length, Dropped: d.dropped.Load(), Data: d.ctl, Frame: d.frame}
+		d.rec.record(c)
 		d.frame = nil
 	case h.Fin && d.inMsg:
 		d.finishMessage(false)
@@ -225,6 +316,7 @@ func (d *decoder) finishMessage(cut bool) {
 	case !cut || len(d.buf) > 0 || d.first:
 		d.emit(!cut)
 	}
+	d.shrink()
 	if d.opcode == capture.OpText && !cut && !d.utf8.end() {
 		d.rec.violation(d.dir, "RFC 6455 §8.1: text message is not valid UTF-8")
 	}

@@ -105,15 +105,23 @@ func decode(deflate *wsflate.Parameters, piece int, frames []decFrame) *collecto
 	scratch := make([]byte, piece)
 	sawClose := false
 	for _, f := range frames {
-		h := ws.Header{Fin: f.fin, Rsv: f.rsv, OpCode: f.op, Length: int64(len(f.payload)), Masked: true}
+		h := ws.Header{Fin: f.fin, Rsv: f.rsv, OpCode: f.op, Length: int64(len(f.payload)), Masked: true,
+			Mask: [4]byte{0x37, 0xfa, 0x21, 0x3d}}
+		wire := bytes.Clone(f.payload)
+		ws.Cipher(wire, h.Mask, 0)
 		d.header(h, time.Now(), false)
-		for p := f.payload; len(p) > 0; {
-			n := copy(scratch, p)
-			d.payload(h, scratch[:n])
-			clear(scratch)
-			p = p[n:]
+		var pieces [][]byte
+		for off := 0; off < len(wire); {
+			n := copy(scratch, wire[off:])
+			d.payload(h, scratch[:n], int64(off))
+			pieces = append(pieces, scratch[:n])
+			scratch = make([]byte, piece)
+			off += n
 		}
 		d.endFrame(h)
+		for _, p := range pieces { // the pump reuses them once the frame is over
+			clear(p)
+		}
 		sawClose = sawClose || f.op == ws.OpClose
 	}
 	d.endOfStream(io.EOF, sawClose)
@@ -239,7 +247,7 @@ func TestDecoderDropped(t *testing.T) {
 	}{{df(true, ws.OpText, "sent"), false}, {df(true, ws.OpPing, "late"), true}, {df(true, ws.OpClose, "\x03\xe9"), true}} {
 		h := ws.Header{Fin: f.frame.fin, OpCode: f.frame.op, Length: int64(len(f.frame.payload))}
 		d.header(h, time.Now(), f.drop)
-		d.payload(h, f.frame.payload)
+		d.payload(h, f.frame.payload, 0)
 		d.endFrame(h)
 		_ = i
 	}
@@ -310,16 +318,19 @@ func FuzzDecoder(f *testing.F) {
 				break
 			}
 			d.header(h, time.Now(), false)
-			p := make([]byte, min(h.Length, int64(r.Len())))
-			r.Read(p)
+			wire := make([]byte, min(h.Length, int64(r.Len())))
+			r.Read(wire)
+			p := bytes.Clone(wire)
 			if h.Masked {
 				ws.Cipher(p, h.Mask, 0)
 			}
-			for q := p; len(q) > 0; {
-				n := copy(scratch, q)
-				d.payload(h, scratch[:n])
-				clear(scratch)
-				q = q[n:]
+			var pieces [][]byte
+			for off := 0; off < len(wire); {
+				n := copy(scratch, wire[off:])
+				d.payload(h, scratch[:n], int64(off))
+				pieces = append(pieces, scratch[:n])
+				scratch = make([]byte, piece)
+				off += n
 			}
 			op := capture.Opcode(h.OpCode)
 			if op <= capture.OpBinary {
@@ -329,6 +340,9 @@ func FuzzDecoder(f *testing.F) {
 				break
 			}
 			d.endFrame(h)
+			for _, p := range pieces { // the pump reuses them once the frame is over
+				clear(p)
+			}
 			switch {
 			case op == capture.OpClose:
 				sawClose = true

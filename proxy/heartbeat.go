@@ -162,42 +162,25 @@ func (hb *heartbeat) ping(dir capture.Direction, payload []byte, seq int) {
 	}()
 }
 
-// ownPong reports whether the pong frame h, whose payload is next in r,
-// answers the proxy's pending ping to the side sending in direction dir.
-// If so it consumes the payload from r: the pong goes no further. Only the
-// pump reading from the side calls it. Reading the payload may wait for the
-// network, so it happens without the side's lock: the heartbeat goes on
-// checking both sides meanwhile.
-func (hb *heartbeat) ownPong(dir capture.Direction, h ws.Header, r interface {
-	Peek(int) ([]byte, error)
-	Discard(int) (int, error)
-}) ([]byte, bool) {
+// ownPong reports whether the pong frame h, with payload as it came on the
+// wire (masked or not), answers the proxy's pending ping to the side
+// sending in direction dir, and returns the unmasked payload if so: the
+// pong goes no further. Only the pump reading from the side calls it, once
+// the whole frame is in its buffer.
+func (hb *heartbeat) ownPong(dir capture.Direction, h ws.Header, payload []byte) ([]byte, bool) {
 	sd := hb.side(dir)
 	sd.mu.Lock()
-	pending, seq := sd.pending, sd.seq
-	sd.mu.Unlock()
-	if pending == nil || h.Length != int64(len(pending)) {
+	defer sd.mu.Unlock()
+	if sd.pending == nil || int64(len(payload)) != int64(len(sd.pending)) || h.Length != int64(len(payload)) {
 		return nil, false
 	}
-	p, err := r.Peek(len(pending))
-	if err != nil {
-		return nil, false
-	}
-	got := append([]byte(nil), p...)
+	got := append([]byte(nil), payload...)
 	if h.Masked {
 		ws.Cipher(got, h.Mask, 0)
 	}
-	if !bytes.Equal(got, pending) {
+	if !bytes.Equal(got, sd.pending) {
 		return nil, false
 	}
-	sd.mu.Lock()
-	defer sd.mu.Unlock()
-	if sd.pending == nil || sd.seq != seq {
-		// The ping was forgotten while its pong arrived: forward it
-		// like any other.
-		return nil, false
-	}
-	r.Discard(len(got))
 	sd.pending = nil
 	return got, true
 }

@@ -2,8 +2,8 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -25,37 +25,47 @@ const (
 	maxControlCapture = 4 << 10
 )
 
-// leg is one side of a relayed connection: the peer's connection and the
-// buffered reader and writer the relay uses on it.
+// leg is one side of a relayed connection: the peer's connection, the
+// buffer the relay reads it through, and what guards writes to it.
 type leg struct {
 	conn net.Conn
-	r    *bufio.Reader
-	w    *bufio.Writer
-	wmu  sync.Mutex // held while a frame is written, so injected frames never land inside one
-	// closeSent is set (under wmu) once a close frame went to this peer.
+	in   inbuf
+	w    *bufio.Writer // for the frames the proxy itself writes; empty between writes
+
+	mu sync.Mutex // held while bytes are written to conn
+	// midFrame is set (under mu) while the relay forwards a frame too large
+	// to go in one write: frames the proxy originates wait for its end, so
+	// they never land inside it.
+	midFrame bool
+	frameEnd *sync.Cond // signalled when midFrame is cleared
+	// closeSent is set (under mu) once a close frame went to this peer.
 	closeSent bool
 }
 
+// injectBufSize holds any frame the proxy originates: a control frame of at
+// most 125 bytes and its header.
+const injectBufSize = 256
+
 func newLeg(c net.Conn, r *bufio.Reader) *leg {
-	if r == nil {
-		r = bufio.NewReaderSize(c, ioBufSize)
-	}
-	return &leg{conn: c, r: r, w: bufio.NewWriterSize(c, ioBufSize)}
+	l := &leg{conn: c, w: bufio.NewWriterSize(c, injectBufSize)}
+	l.in.init(c, r)
+	l.frameEnd = sync.NewCond(&l.mu)
+	return l
 }
 
 // writeFrameAfter writes one whole frame the proxy itself originates (a
 // heartbeat ping) between the peers' frames, after record, and flushes it.
 func (l *leg) writeFrameAfter(f ws.Frame, record func()) error {
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
+	l.lockBetweenFrames()
+	defer l.mu.Unlock()
 	return l.writeLocked(f, record)
 }
 
 // sendClose writes a close frame the proxy originates, after record, unless
 // the peer was already sent a close.
 func (l *leg) sendClose(f ws.Frame, record func()) {
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
+	l.lockBetweenFrames()
+	defer l.mu.Unlock()
 	if l.closeSent {
 		return
 	}
@@ -63,13 +73,38 @@ func (l *leg) sendClose(f ws.Frame, record func()) {
 	l.writeLocked(f, record)
 }
 
-// writeLocked records, then writes and flushes f. l.wmu is held.
+// lockBetweenFrames locks l.mu once no relayed frame is half written.
+func (l *leg) lockBetweenFrames() {
+	l.mu.Lock()
+	for l.midFrame {
+		l.frameEnd.Wait()
+	}
+}
+
+// writeLocked records, then writes and flushes f. l.mu is held.
 func (l *leg) writeLocked(f ws.Frame, record func()) error {
 	record()
 	if err := ws.WriteFrame(l.w, f); err != nil {
 		return err
 	}
 	return l.w.Flush()
+}
+
+// forward writes relayed bytes: whole frames, or (mid is set) a piece of a
+// frame that is not over after it. isClose says p ends with a close frame
+// (or starts one, when mid).
+func (l *leg) forward(p []byte, mid, isClose bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if isClose {
+		l.closeSent = true
+	}
+	if l.midFrame && !mid {
+		defer l.frameEnd.Broadcast()
+	}
+	l.midFrame = mid
+	_, err := l.conn.Write(p)
+	return err
 }
 
 // session is one relayed WebSocket connection after its 101.
@@ -96,6 +131,8 @@ func (s *session) run() {
 	errs := make([]error, 2)
 	if d := s.p.opts.Heartbeat; d > 0 {
 		s.hb = newHeartbeat(s, d, cmp.Or(s.p.opts.HeartbeatTimeout, d))
+		s.client.in.arrived = func() { s.hb.alive(capture.ClientToServer) }
+		s.server.in.arrived = func() { s.hb.alive(capture.ServerToClient) }
 		s.hb.start()
 	}
 	wg.Add(2)
@@ -141,179 +178,253 @@ func ignoreClosed(err error) error {
 }
 
 // pump forwards frames from src to dst unchanged, byte for byte, and hands a
-// decoded copy to the sink. A frame's header is forwarded as soon as it has
-// arrived; its payload follows in pieces of at most ioBufSize as it arrives,
-// so memory stays bounded whatever the declared length.
+// decoded copy to the sink. It works like a byte tunnel with a decoder
+// beside it: every complete frame the read buffer holds is decoded, then
+// they all go on with one write. A frame larger than the buffer goes as it
+// arrives instead, its header first, so memory stays bounded whatever the
+// declared length. Records are made before the bytes they describe are
+// written, and never while dst's write lock is held.
 func (s *session) pump(dir capture.Direction, src, dst *leg) error {
 	d := newDecoder(s, s.id, dir, s.deflate)
 	defer d.close()
-	piece := make([]byte, ioBufSize)
-	plain := make([]byte, ioBufSize)
-	var hr headerReader
+	defer src.in.close()
+	in := &src.in
 	var sawClose bool
 	for {
-		if !headerBuffered(src.r) { // reading the next header may wait: let what we have go
-			dst.wmu.Lock()
-			err := dst.w.Flush()
-			dst.wmu.Unlock()
-			if err != nil {
-				return err
-			}
-		}
-		raw, h, err := hr.read(src.r)
+		h, hs, err := s.nextHeader(in)
 		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isNetClosed(err) {
-				if len(raw) > 0 && !s.goingAway.Load() { // the start of a header, then the end
-					dst.wmu.Lock()
-					if _, err := dst.w.Write(raw); err == nil {
-						dst.w.Flush()
-					}
-					dst.wmu.Unlock()
-				}
-				d.endOfStream(err, sawClose)
-				s.endStream(dst)
+			if isEnd(err) {
+				s.endOfStream(d, err, sawClose, dst, in.buffered())
 				return nil
 			}
-			if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
+			if errors.Is(err, ws.ErrHeaderLengthMSB) {
 				s.violation(dir, "RFC 6455 §5.2: invalid payload length encoding")
 				// Framing is lost from here on: pass the bytes through
 				// unchanged and let the peer judge them, as without the proxy.
-				return s.passThrough(d, raw, src, dst, piece, sawClose)
+				return s.passThrough(d, src, dst, sawClose)
 			}
 			return err
 		}
-		now := time.Now()
-		if s.hb != nil {
-			s.hb.alive(dir)
-			if h.OpCode == ws.OpPong {
-				if payload, ok := s.hb.ownPong(dir, h, src.r); ok { // answers wstap's own ping: not forwarded
-					f := &capture.Frame{Conn: s.id, Time: now, Dir: dir, Fin: h.Fin, RSV: h.Rsv,
-						Opcode: capture.OpPong, Masked: h.Masked, Length: h.Length, Dropped: true}
-					s.record(&capture.Chunk{Conn: s.id, Time: now, Dir: dir, Opcode: capture.OpPong, First: true,
-						Last: true, Dropped: true, Data: payload, Frame: f})
-					continue
-				}
+		total := int64(hs) + h.Length
+		if total > int64(in.size()) {
+			closed, err := s.stream(d, h, hs, src, dst, sawClose)
+			if errors.Is(err, errEnded) {
+				return nil
 			}
-		}
-		// Once the proxy is closing the connection itself, what the peers
-		// still send is recorded, as dropped, but goes no further.
-		drop := s.goingAway.Load()
-		d.header(h, now, drop)
-
-		out := io.Writer(dst.w)
-		if drop {
-			out = io.Discard
-		}
-		dst.wmu.Lock()
-		if h.OpCode == ws.OpClose && out != io.Discard {
-			dst.closeSent = true
-		}
-		_, werr := out.Write(raw)
-		if werr == nil && h.Length > int64(src.r.Buffered()) {
-			werr = dst.w.Flush() // the payload is not all here: let the header go ahead of it
-		}
-		for off := int64(0); off < h.Length && werr == nil; {
-			n, rerr := src.r.Read(piece[:min(int64(len(piece)), h.Length-off)])
-			if n > 0 {
-				if s.hb != nil {
-					s.hb.alive(dir)
-				}
-				if _, werr = out.Write(piece[:n]); werr == nil && src.r.Buffered() == 0 && off+int64(n) < h.Length {
-					werr = dst.w.Flush()
-				}
-				p := plain[:n]
-				copy(p, piece[:n])
-				if h.Masked {
-					ws.Cipher(p, h.Mask, int(off))
-				}
-				d.payload(h, p)
-				off += int64(n)
+			if err != nil {
+				return err
 			}
-			if rerr != nil {
-				// The stream ended inside a frame: what arrived of it goes
-				// on, and so does the end of the stream, as without the proxy.
-				if werr == nil {
-					werr = dst.w.Flush()
-				}
-				dst.wmu.Unlock()
-				d.endOfStream(rerr, sawClose)
-				if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) || isNetClosed(rerr) {
-					s.endStream(dst)
-					return nil
-				}
-				return rerr
+			sawClose = sawClose || closed
+			continue
+		}
+		if err := in.ensure(int(total)); err != nil {
+			if !isEnd(err) {
+				return err
 			}
+			// The stream ended inside the frame: what arrived of it goes
+			// on, and so does the end of the stream, as without the proxy.
+			b := in.buffered()
+			drop := s.goingAway.Load()
+			d.header(h, time.Now(), drop)
+			d.payload(h, b[hs:], 0)
+			s.endOfStream(d, err, sawClose, dst, b)
+			return nil
 		}
-		dst.wmu.Unlock()
-		if werr != nil {
-			return werr
+		n, closed, err := s.span(d, dir, in, dst)
+		sawClose = sawClose || closed
+		in.discard(n)
+		if err != nil {
+			return err
 		}
-		if h.OpCode == ws.OpClose {
-			sawClose = true
-		}
-		d.endFrame(h)
 	}
 }
 
-// passThrough copies src to dst unchanged, head first, until src ends. The
-// pump falls back to it when it can no longer tell where frames begin.
-func (s *session) passThrough(d *decoder, head []byte, src, dst *leg, buf []byte, sawClose bool) error {
-	var werr error
-	write := func(p []byte) {
-		dst.wmu.Lock()
-		defer dst.wmu.Unlock()
-		if werr == nil && !s.goingAway.Load() {
-			if _, werr = dst.w.Write(p); werr == nil {
-				werr = dst.w.Flush()
+// nextHeader waits for the next frame header and parses it. It returns its
+// size; the header stays unread.
+func (s *session) nextHeader(in *inbuf) (ws.Header, int, error) {
+	if err := in.ensure(2); err != nil {
+		return ws.Header{}, 0, err
+	}
+	hs := headerSize(in.buffered())
+	if err := in.ensure(hs); err != nil {
+		return ws.Header{}, 0, err
+	}
+	h, _, err := parseHeader(in.buffered())
+	return h, hs, err
+}
+
+// span decodes the complete frames at the start of in's buffer, the first
+// of which is there whole, and forwards them with one write. It returns the
+// bytes it consumed and whether they held a close frame.
+func (s *session) span(d *decoder, dir capture.Direction, in *inbuf, dst *leg) (int, bool, error) {
+	b := in.buffered()
+	now := time.Now()
+	drop := s.goingAway.Load()
+	off, closeAt := 0, -1
+	for off < len(b) {
+		h, hs, err := parseHeader(b[off:])
+		if err != nil {
+			break // incomplete, or bad: the next round deals with it
+		}
+		total := int64(hs) + h.Length
+		if total > int64(len(b)-off) || (off > 0 && s.goingAway.Load() != drop) {
+			break
+		}
+		payload := b[off+hs : off+int(total)]
+		if s.hb != nil && h.OpCode == ws.OpPong {
+			if off > 0 {
+				break // it may answer wstap's own ping: it starts the next span
+			}
+			if p, ok := s.hb.ownPong(dir, h, payload); ok { // not forwarded
+				f := &capture.Frame{Conn: s.id, Time: now, Dir: dir, Fin: h.Fin, RSV: h.Rsv,
+					Opcode: capture.OpPong, Masked: h.Masked, Length: h.Length, Dropped: true}
+				s.record(&capture.Chunk{Conn: s.id, Time: now, Dir: dir, Opcode: capture.OpPong, First: true,
+					Last: true, Dropped: true, Data: p, Frame: f})
+				return int(total), false, nil
 			}
 		}
-	}
-	write(head)
-	for werr == nil {
-		n, rerr := src.r.Read(buf)
-		if n > 0 && s.hb != nil {
-			s.hb.alive(d.dir)
+		d.header(h, now, drop)
+		d.payload(h, payload, 0)
+		d.endFrame(h)
+		if h.OpCode == ws.OpClose {
+			closeAt = off
 		}
-		write(buf[:n])
-		if rerr != nil {
+		off += int(total)
+	}
+	if drop {
+		return off, closeAt >= 0, nil
+	}
+	return off, closeAt >= 0, dst.forward(b[:off], false, closeAt >= 0)
+}
+
+// stream relays a frame too large for the buffer: its header and the
+// payload that is already here at once, then the payload in pieces as they
+// arrive. dst takes no frame of the proxy's own until the last piece. When
+// src's stream ends inside the frame, stream records and mirrors the end
+// (sawClose says whether src sent a close before) and returns errEnded.
+func (s *session) stream(d *decoder, h ws.Header, hs int, src, dst *leg, sawClose bool) (closed bool, err error) {
+	in := &src.in
+	drop := s.goingAway.Load()
+	closed = h.OpCode == ws.OpClose
+	d.header(h, time.Now(), drop)
+	skip := hs // the header is the first piece's start
+	for off := int64(0); ; {
+		b := in.buffered()
+		n := int(min(int64(len(b)-skip), h.Length-off))
+		d.payload(h, b[skip:skip+n], off)
+		off += int64(n)
+		last := off == h.Length
+		if !drop {
+			err = dst.forward(b[:skip+n], !last, closed && skip > 0)
+		}
+		in.discard(skip + n)
+		skip = 0
+		if err != nil {
+			if !last {
+				dst.forward(nil, false, false) // let frames of the proxy's own go
+			}
+			return closed, err
+		}
+		if last {
+			d.endFrame(h)
+			return closed, nil
+		}
+		if _, err = in.more(); err != nil && len(in.buffered()) == 0 {
+			if !drop {
+				dst.forward(nil, false, false)
+			}
+			if isEnd(err) {
+				s.endOfStream(d, err, sawClose, dst, nil)
+				return closed, errEnded
+			}
+			d.endOfStream(err, sawClose)
+			return closed, err
+		}
+	}
+}
+
+// endOfStream records how src's stream ended, forwards the bytes of a
+// frame it cut short (tail), and mirrors the end to dst.
+func (s *session) endOfStream(d *decoder, err error, sawClose bool, dst *leg, tail []byte) {
+	if len(tail) > 0 && !s.goingAway.Load() {
+		dst.forward(tail, false, false)
+	}
+	d.endOfStream(err, sawClose)
+	s.endStream(dst)
+}
+
+// isEnd reports whether err ends a stream in an orderly way, or with the
+// connection gone: EOF, a cut frame, a closed or reset connection.
+func isEnd(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isNetClosed(err)
+}
+
+// passThrough copies src to dst unchanged until src ends, starting with
+// what src's buffer holds. The pump falls back to it when it can no longer
+// tell where frames begin.
+func (s *session) passThrough(d *decoder, src, dst *leg, sawClose bool) error {
+	in := &src.in
+	for {
+		if b := in.buffered(); len(b) > 0 {
+			if !s.goingAway.Load() {
+				if err := dst.forward(b, false, false); err != nil {
+					return err
+				}
+			}
+			in.discard(len(b))
+		}
+		_, rerr := in.more()
+		if rerr != nil && len(in.buffered()) == 0 {
 			d.endOfStream(rerr, sawClose)
-			if errors.Is(rerr, io.EOF) || isNetClosed(rerr) {
+			if isEnd(rerr) {
 				s.endStream(dst)
-				return werr
+				return nil
 			}
 			return rerr
 		}
 	}
-	return werr
 }
 
-// headerReader reads frame headers with buffers of its own, so reading a
-// header allocates nothing.
-type headerReader struct {
-	raw     [ws.MaxHeaderSize]byte
-	scratch [ws.MaxHeaderSize]byte
-	br      bytes.Reader
-}
-
-// read reads one frame header from r and returns its raw bytes (valid until
-// the next read) and its parsed form.
-func (hr *headerReader) read(r *bufio.Reader) ([]byte, ws.Header, error) {
-	b, err := r.Peek(2)
-	if err == nil {
-		b, err = r.Peek(headerSize(b))
+// parseHeader parses the frame header at the start of b, as
+// ws.ReadHeader would. It returns errShortHeader when b does not hold all
+// of it.
+func parseHeader(b []byte) (ws.Header, int, error) {
+	var h ws.Header
+	if len(b) < 2 {
+		return h, 0, errShortHeader
 	}
-	raw := hr.raw[:copy(hr.raw[:], b)]
-	r.Discard(len(raw))
-	if err != nil {
-		if len(raw) > 0 && errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	n := headerSize(b)
+	if len(b) < n {
+		return h, 0, errShortHeader
+	}
+	h.Fin = b[0]&0x80 != 0
+	h.Rsv = (b[0] & 0x70) >> 4
+	h.OpCode = ws.OpCode(b[0] & 0x0f)
+	h.Masked = b[1]&0x80 != 0
+	p := b[2:n]
+	switch l := b[1] & 0x7f; l {
+	case 126:
+		h.Length = int64(binary.BigEndian.Uint16(p))
+		p = p[2:]
+	case 127:
+		if p[0]&0x80 != 0 {
+			return h, n, ws.ErrHeaderLengthMSB
 		}
-		return raw, ws.Header{}, err
+		h.Length = int64(binary.BigEndian.Uint64(p))
+		p = p[8:]
+	default:
+		h.Length = int64(l)
 	}
-	hr.br.Reset(raw)
-	h, err := ws.ReadHeaderBuffer(&hr.br, hr.scratch[:0])
-	return raw, h, err
+	if h.Masked {
+		copy(h.Mask[:], p)
+	}
+	return h, n, nil
 }
+
+var errShortHeader = errors.New("proxy: incomplete frame header")
+
+// errEnded says the stream ended and its end was recorded and mirrored.
+var errEnded = errors.New("proxy: stream ended")
 
 // headerSize is the size of the frame header whose first two bytes are b.
 func headerSize(b []byte) int {
@@ -328,17 +439,6 @@ func headerSize(b []byte) int {
 		n += 4
 	}
 	return n
-}
-
-// headerBuffered reports whether r holds a whole frame header, so that
-// reading it will not wait for the network.
-func headerBuffered(r *bufio.Reader) bool {
-	n := r.Buffered()
-	if n < 2 {
-		return false
-	}
-	b, _ := r.Peek(2)
-	return n >= headerSize(b)
 }
 
 func isNetClosed(err error) bool {
