@@ -55,14 +55,18 @@ type decoder struct {
 	first    bool // the next chunk emitted is the message's first
 	buf      []byte
 	small    []byte  // d.buf's own storage, up to smallBuf
-	bufBig   *[]byte // d.buf's storage while borrowed from chunkPool
+	bufBig   *[]byte // d.buf's storage while borrowed from chunkBufs
 	utf8     utf8Stream
 	inflater *inflater
 	ctl      []byte // payload of the control frame in progress
 	plain    []byte // a compressed piece, unmasked for the inflater
-	// whole is the payload of a message in one unmasked frame, straight
-	// from the read buffer: the chunk is recorded from it without a copy.
-	whole []byte
+	// whole is the payload of a message in one frame, straight from the
+	// read buffer: the chunk is recorded from it without a copy. When
+	// wholeMasked is set, whole was unmasked in place with wholeMask and is
+	// masked again once recorded.
+	whole       []byte
+	wholeMask   [4]byte
+	wholeMasked bool
 	// frame holds the facts of a frame that is a whole message by itself,
 	// recorded with the message's chunk instead of on their own (the
 	// capture keeps them in one record; see capture.Chunk.Frame).
@@ -168,8 +172,11 @@ func (d *decoder) beginFrame(h ws.Header, now time.Time) {
 }
 
 // payload takes a piece of a frame's payload as it came on the wire, masked
-// or not, which starts off bytes into the payload. p is only read, and only
-// until payload (or, for a whole message, endFrame) returns.
+// or not, which starts off bytes into the payload. The decoder uses p only
+// until payload returns, or, when p is the whole payload of a frame that is
+// a whole message, until endFrame returns: then it unmasks p in place to
+// record the message without a copy, and masks it again before endFrame
+// returns, so p is as it came when the caller forwards it.
 func (d *decoder) payload(h ws.Header, p []byte, off int64) {
 	op := capture.Opcode(h.OpCode)
 	if op.IsControl() || op > capture.OpPong || (op > capture.OpBinary && op < capture.OpClose) {
@@ -191,8 +198,12 @@ func (d *decoder) payload(h ws.Header, p []byte, off int64) {
 		d.inflater.write(p)
 		return
 	}
-	if d.frame != nil && !h.Masked && off == 0 && int64(len(p)) == h.Length && len(d.buf) == 0 {
-		// A whole message, unmasked, all here: no copy.
+	if d.frame != nil && off == 0 && int64(len(p)) == h.Length && len(d.buf) == 0 {
+		// A whole message, all here: recorded without a copy (see emit).
+		if h.Masked {
+			ws.Cipher(p, h.Mask, 0)
+			d.wholeMask, d.wholeMasked = h.Mask, true
+		}
 		if d.opcode == capture.OpText {
 			d.utf8.feed(p)
 		}
@@ -219,10 +230,45 @@ func (d *decoder) payload(h ws.Header, p []byte, off int64) {
 
 // smallBuf is the most of a message buffer a decoder keeps between
 // messages; a larger message borrows a buffer of capture.MaxChunk from
-// chunkPool until it ends, so an idle connection holds little.
+// chunkBufs until it ends, so an idle connection holds little.
 const smallBuf = 4 << 10
 
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, capture.MaxChunk); return &b }}
+// chunkBufs keeps the message buffers of capture.MaxChunk that decoders
+// gave back, up to a bound: unlike a sync.Pool it never holds more than
+// that after a burst, and never empties itself while traffic flows.
+var chunkBufs = freeList{max: 32, size: capture.MaxChunk}
+
+// freeList is a bounded stack of buffers of one size.
+type freeList struct {
+	mu   sync.Mutex
+	free []*[]byte
+	max  int
+	size int
+}
+
+func (f *freeList) get() *[]byte {
+	f.mu.Lock()
+
+	defer f.mu.Unlock()
+	if n := len(f.free); n > 0 {
+		b := f.free[n-1]
+		f.free[n-1] = nil
+		f.free = f.free[:n-1]
+		return b
+	}
+	b := make([]byte, 0, f.size)
+	return &b
+}
+
+func (f *freeList) put(b *[]byte) {
+	f.mu.Lock()
+
+	defer f.mu.Unlock()
+	if len(f.free) < f.max {
+		*b = (*b)[:0]
+		f.free = append(f.free, b)
+	}
+}
 
 // grow makes room for n more bytes in d.buf.
 func (d *decoder) grow(n int) {
@@ -234,7 +280,7 @@ func (d *decoder) grow(n int) {
 		d.small = d.buf[:0]
 		return
 	}
-	big := chunkPool.Get().(*[]byte)
+	big := chunkBufs.get()
 	d.bufBig = big
 	d.buf = append((*big)[:0], d.buf...)
 }
@@ -242,8 +288,7 @@ func (d *decoder) grow(n int) {
 // shrink gives a borrowed message buffer back once its message is over.
 func (d *decoder) shrink() {
 	if d.bufBig != nil {
-		*d.bufBig = d.buf[:0]
-		chunkPool.Put(d.bufBig)
+		chunkBufs.put(d.bufBig)
 		d.bufBig, d.buf = nil, d.small[:0]
 	}
 }
@@ -282,6 +327,11 @@ func (d *decoder) emit(last bool) {
 	*c = capture.Chunk{Conn: d.conn, Time: t, Dir: d.dir, Opcode: d.opcode, First: d.first, Last: last,
 		Compressed: d.compress, Dropped: d.dropped.Load(), Data: data, Frame: f}
 	d.rec.record(c)
+	*c = capture.Chunk{} // keeps no buffer alive: it may go back to chunkBufs, or the read buffer to its pool
+	if d.wholeMasked {   // the frame goes on as it came
+		ws.Cipher(data, d.wholeMask, 0)
+		d.wholeMasked = false
+	}
 	d.first = false
 	d.buf = d.buf[:0]
 }

@@ -119,6 +119,9 @@ func decode(deflate *wsflate.Parameters, piece int, frames []decFrame) *collecto
 			off += n
 		}
 		d.endFrame(h)
+		if got := bytes.Join(pieces, nil); !bytes.Equal(got, wire) {
+			panic(fmt.Sprintf("the decoder left the frame's bytes changed: the pump would forward %x, not %x", got, wire))
+		}
 		for _, p := range pieces { // the pump reuses them once the frame is over
 			clear(p)
 		}
@@ -340,6 +343,9 @@ func FuzzDecoder(f *testing.F) {
 				break
 			}
 			d.endFrame(h)
+			if got := bytes.Join(pieces, nil); !bytes.Equal(got, wire) {
+				t.Fatalf("the decoder left the frame's bytes changed: the pump would forward %x, not %x", got, wire)
+			}
 			for _, p := range pieces { // the pump reuses them once the frame is over
 				clear(p)
 			}

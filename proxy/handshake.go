@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -58,7 +59,12 @@ func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
 		http.Error(w, "wstap: shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	defer p.release()
+	running := false // once the session runs, its goroutine holds the reservation
+	defer func() {
+		if !running {
+			p.release()
+		}
+	}()
 	start := time.Now()
 	open := &capture.ConnOpen{Time: start, URL: t.url.String(), Mode: t.mode, ClientAddr: r.RemoteAddr,
 		RequestHeaders: r.Header.Clone(), ClientTLS: tlsfacts.Info(t.clientTLS, false)}
@@ -177,8 +183,24 @@ func (p *Proxy) relayUpgrade(w http.ResponseWriter, r *http.Request, t target) {
 	if !p.register(s) {
 		s.closeBoth()
 	}
-	defer p.unregister(s)
-	s.run()
+	// The session runs on goroutines of its own, and the handler returns:
+	// the HTTP server's state for the connection (its buffers, the
+	// handler's deep stack) is not held for as long as the WebSocket lives.
+	running = true
+	go func() {
+		defer p.release()
+		defer p.unregister(s)
+		defer func() {
+			// As net/http does for a handler: one connection's fault
+			// never takes the others down.
+			if v := recover(); v != nil {
+				s.client.conn.Close()
+				s.server.conn.Close()
+				p.logf("wstap: connection %d: internal error: %v\n%s", s.id, v, debug.Stack())
+			}
+		}()
+		s.run()
+	}()
 }
 
 // upstreamResponse is the server's answer to an upgrade request as it

@@ -49,7 +49,11 @@ type rawReader interface {
 }
 
 func (in *inbuf) init(c net.Conn, pre *bufio.Reader) {
-	in.conn, in.raw = c, waitable(c)
+	in.conn = c
+	if hc, ok := c.(*headConn); ok && hc.stopped.Load() {
+		c = hc.Conn // it no longer keeps what it reads: read underneath it
+	}
+	in.raw = waitable(c)
 	if pre != nil && pre.Buffered() > 0 {
 		in.pre = pre
 	}

@@ -6,10 +6,22 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
 func main() {
+	// WSTAP_CPUPROFILE=FILE writes a CPU profile of the whole run to FILE,
+	// for `go tool pprof` (docs/performance.md says how it was used).
+	if path := os.Getenv("WSTAP_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			code := run(os.Args[1:], os.Stdout, os.Stderr)
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
+		fmt.Fprintf(os.Stderr, "wstap: cannot write the CPU profile %s\n", path)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -243,6 +244,14 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []s
 	if opts.allowRemote && opts.proxyAuth == "" && os.Getenv("WSTAP_PROXY_AUTH") == "" {
 		fmt.Fprintln(g.stderr, "wstap: warning: --allow-remote without --proxy-auth: anyone who can reach "+r.ln.Addr().String()+" can use this proxy")
 	}
+
+	// After a burst, give the memory back within about a minute of idling.
+	reclaimCtx, stopReclaim := context.WithCancel(ctx)
+	defer stopReclaim()
+	go reclaimWhenIdle(reclaimCtx, 20*time.Second, func() int64 {
+		c := r.proxy.Counters()
+		return c.Bytes.Load() + c.Messages.Load() + c.Total.Load() + c.HTTP.Load()
+	}, debug.FreeOSMemory)
 
 	var serveErr error
 	if opts.tui {
