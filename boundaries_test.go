@@ -25,6 +25,9 @@ func TestImportBoundaries(t *testing.T) {
 		// The load tool of wstap bench: gorilla and the standard library only.
 		"loadtest": {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/cmd", mod + "/capture",
 			"goproxy", "bubbletea"},
+		// The comparison drives the wstap binary from outside, as a user would.
+		"bench/compare": {mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/certs", mod + "/capture",
+			mod + "/loadtest", mod + "/internal", "goproxy", "bubbletea"},
 		// Finds the third-party peers of the tests: the standard library only.
 		"internal/peertest": {mod + "/capture", mod + "/proxy", mod + "/replay", mod + "/inspector", mod + "/cmd", "gorilla"},
 		// HAR in and out: capture and the standard library only.
