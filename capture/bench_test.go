@@ -483,6 +483,16 @@ func historyCorpus(n int) *corpus {
 	return c
 }
 
+// bigHistoryCorpus is n chat backlog pages of about 1 MiB.
+func bigHistoryCorpus(n int) *corpus {
+	g := newChatGen(8)
+	c := &corpus{}
+	for range n {
+		c.add(g.history(make([]byte, 0, 1<<20+4<<10), 1<<20), true)
+	}
+	return c
+}
+
 // ---- producing ------------------------------------------------------------
 
 var benchTime0 = time.UnixMilli(benchEpoch).UTC()
@@ -623,12 +633,25 @@ func (m cpuMeter) report(b *testing.B, bytes int64) {
 
 // The corpora, built once per process.
 var (
-	chat128 = sync.OnceValue(func() *corpus { return chatCorpus(40000) })    // chat events, ~128 B each
-	hist64K = sync.OnceValue(func() *corpus { return historyCorpus(48) })    // 64 KiB backlog pages
-	market  = sync.OnceValue(func() *corpus { return marketCorpus(40000) })  // market events
-	chatBig = sync.OnceValue(func() *corpus { return chatCorpus(200000) })   // ~25 MiB of chat
-	mktBig  = sync.OnceValue(func() *corpus { return marketCorpus(200000) }) // ~45 MiB of market data
-	hist32M = sync.OnceValue(func() *corpus { return historyCorpus(512) })   // 32 MiB of backlog pages
+	chat128  = sync.OnceValue(func() *corpus { return chatCorpus(40000) })    // chat events, ~128 B each
+	hist64K  = sync.OnceValue(func() *corpus { return historyCorpus(48) })    // 64 KiB backlog pages
+	market   = sync.OnceValue(func() *corpus { return marketCorpus(40000) })  // market events
+	chatBig  = sync.OnceValue(func() *corpus { return chatCorpus(200000) })   // ~25 MiB of chat
+	mktBig   = sync.OnceValue(func() *corpus { return marketCorpus(200000) }) // ~45 MiB of market data
+	hist32M  = sync.OnceValue(func() *corpus { return historyCorpus(512) })   // 32 MiB of backlog pages
+	hist1M   = sync.OnceValue(func() *corpus { return bigHistoryCorpus(24) }) // 1 MiB backlog pages
+	random1M = sync.OnceValue(func() *corpus {                                // 1 MiB of random bytes each
+		rng := rand.New(rand.NewPCG(7, 8))
+		c := &corpus{}
+		for range 24 {
+			data := make([]byte, 1<<20)
+			for i := 0; i < len(data); i += 8 {
+				binary.LittleEndian.PutUint64(data[i:], rng.Uint64())
+			}
+			c.add(data, true)
+		}
+		return c
+	})
 )
 
 const benchConns = 4
@@ -637,9 +660,12 @@ const benchConns = 4
 // each) from GOMAXPROCS producers over benchConns connections, then closes
 // the writer; the Close, which compresses and writes what is still queued,
 // is timed too.
-func benchWrite(b *testing.B, c *corpus) {
+func benchWrite(b *testing.B, c *corpus) { benchWriteOpts(b, c, Options{}) }
+
+// benchWriteOpts is benchWrite with a writer configured by opts.
+func benchWriteOpts(b *testing.B, c *corpus, opts Options) {
 	path := filepath.Join(b.TempDir(), "w.wstap")
-	w, err := Create(path, Options{})
+	w, err := Create(path, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -676,7 +702,9 @@ func benchWrite(b *testing.B, c *corpus) {
 	b.ReportMetric(float64(st.PayloadBytes)/float64(fileSize(b, path)), "ratio")
 	if st.Chunks > 0 {
 		b.ReportMetric(float64(st.RawBytes)/float64(st.Chunks)/1024, "KiB/chunk")
+		b.ReportMetric(100*float64(st.RawChunks)/float64(st.Chunks), "%raw-chunks")
 	}
+	b.ReportMetric(float64(fileSize(b, path))/float64(st.PayloadBytes), "file-B/payload-B")
 	os.Remove(path)
 }
 
@@ -685,6 +713,23 @@ func BenchmarkWrite128(b *testing.B) { benchWrite(b, chat128()) }
 
 // BenchmarkWrite64K writes 64 KiB chat backlog pages.
 func BenchmarkWrite64K(b *testing.B) { benchWrite(b, hist64K()) }
+
+// BenchmarkWriterThroughput writes 1 MiB messages, as a relay at full
+// speed hands them over, with each Compression: chat backlog pages (JSON)
+// and random bytes (already compressed media, encrypted blobs). MB/s is
+// payload; file-B/payload-B is what the file costs per payload byte.
+//
+//	go test -run=NONE -bench=WriterThroughput -benchtime=3s -count=3 ./capture
+func BenchmarkWriterThroughput(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		c    func() *corpus
+	}{{"json", hist1M}, {"random", random1M}} {
+		for _, mode := range []Compression{CompressAdaptive, CompressAlways, CompressNever} {
+			b.Run(tc.name+"/"+mode.String(), func(b *testing.B) { benchWriteOpts(b, tc.c(), Options{Compression: mode}) })
+		}
+	}
+}
 
 // benchCompression writes all of c over 16 connections per iteration and
 // reports the compression ratio: payload bytes over file bytes.

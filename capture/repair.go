@@ -12,9 +12,11 @@ import (
 
 // RepairStats says what Repair salvaged.
 type RepairStats struct {
-	Records uint64 // records written to the new file
-	Damage  int    // damaged ranges passed over
-	Torn    bool   // the source ended in a torn tail
+	Records  uint64 // records written to the new file
+	Damage   int    // damaged ranges passed over
+	Torn     bool   // the source ended in a torn tail
+	SrcBytes int64  // size of the source
+	DstBytes int64  // size of the new file
 }
 
 // Repair writes every readable record of the capture at src into a new
@@ -23,7 +25,8 @@ type RepairStats struct {
 // It walks src's frames rather than trusting its index, reads on past
 // damage and never writes to src. dst appears only once it is complete
 // (written beside it, synced, then linked into place), as restic's repair
-// does.
+// does. Every chunk of dst is compressed (CompressAlways), so Repair also
+// compresses a capture that a writer behind on its work stored raw.
 func Repair(src, dst string) (RepairStats, error) {
 	var st RepairStats
 	if same, err := sameFile(src, dst); err != nil || same {
@@ -44,13 +47,14 @@ func Repair(src, dst string) (RepairStats, error) {
 	if err != nil {
 		return st, fmt.Errorf("capture: %w", err)
 	}
+	st.SrcBytes = fi.Size()
 	r, err := newReader(f, fi.Size(), true)
 	if err != nil {
 		return st, fmt.Errorf("repair capture %s: %w", src, err)
 	}
 	defer r.Close()
 
-	err = CreateNew(dst, Options{Tool: r.Header().Tool}, func(w *Writer) error {
+	err = CreateNew(dst, Options{Tool: r.Header().Tool, Compression: CompressAlways}, func(w *Writer) error {
 		var held *Frame // a frame whose chunk may take it back in (see Chunk.Frame)
 		flush := func() error {
 			if held == nil {
@@ -98,6 +102,11 @@ func Repair(src, dst string) (RepairStats, error) {
 	if err != nil {
 		return st, err
 	}
+	fi, err = os.Stat(dst)
+	if err != nil {
+		return st, fmt.Errorf("capture: %w", err)
+	}
+	st.DstBytes = fi.Size()
 	return st, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -30,27 +31,75 @@ const MaxRecord = 16 << 20
 // FlushSize, so it holds less than FlushSize plus one record.
 const maxFlushSize = 32 << 20
 
+// Compression says when a Writer compresses a batch of records. Whatever
+// it says, every chunk is one zstd frame that any zstd decoder reads; a
+// batch stored raw is a frame of Raw_Blocks (see docs/capture-format.md,
+// section 3.2.1), and Repair compresses such a capture afterwards.
+type Compression int
+
+const (
+	// CompressAdaptive, the zero value and the default, compresses a batch
+	// unless the writer is behind, as `zstd --adapt` does: when the batch
+	// is due in the file before the compressors, at their measured speed,
+	// could compress it or get through the batches waiting for them, or
+	// when those would take them more than FlushInterval/4, it stores the
+	// batch raw; and a batch still not compressed when it is due is
+	// written raw at once. So compression never holds a record in memory
+	// past the loss bound, and the compressors' backlog stays below what
+	// would make Append wait. It also stores raw a batch that compression
+	// shrinks by less than 3% (random or already compressed payloads).
+	CompressAdaptive Compression = iota
+	// CompressAlways compresses every batch, however long it takes: when
+	// the compressors fall behind, Append blocks (see QueueSize) rather
+	// than a batch being stored raw. Repair uses it.
+	CompressAlways
+	// CompressNever stores every batch raw: no CPU goes into compression,
+	// and the file is a little larger than the records it holds.
+	CompressNever
+)
+
+// String returns the mode's name: adaptive, always or never.
+func (c Compression) String() string {
+	switch c {
+	case CompressAdaptive:
+		return "adaptive"
+	case CompressAlways:
+		return "always"
+	case CompressNever:
+		return "never"
+	}
+	return fmt.Sprintf("Compression(%d)", int(c))
+}
+
 // Options configures a Writer. The zero value works; every field documents
 // its default.
 type Options struct {
 	// FlushInterval bounds how long a record waits in memory before the
 	// writer hands it to the file. Default 75ms, which keeps DESIGN's bound
-	// of 100 ms with room for compression and the write itself.
+	// of 100 ms with room for compression and the write itself: a batch is
+	// sealed at most FlushInterval after its first record, and an adaptive
+	// writer hands it to the file, raw if its compressor is not done, by
+	// FlushInterval + FlushInterval/8 (84 ms).
 	FlushInterval time.Duration
 	// FlushSize seals a batch once its encoded records reach this many
-	// bytes. Default 1 MiB. When the writer compresses and writes slower
-	// than FlushSize per FlushInterval/8 (a busy CPU, a slow disk), batches
-	// are sealed smaller, so that FlushInterval stays the bound on a
-	// record's time in memory. At most 32 MiB (larger values are reduced to
-	// it), so that a chunk stays within what a reader accepts.
+	// bytes. Default 1 MiB. When a batch takes the writer longer than
+	// FlushInterval/8 to compress and write (a busy CPU, a slow disk), at
+	// the speeds it measured, batches are sealed smaller, so that
+	// FlushInterval stays the bound on a record's time in memory. At most
+	// 32 MiB (larger values are reduced to it), so that a chunk stays within
+	// what a reader accepts.
 	FlushSize int
-	// QueueSize bounds the bytes of sealed batches waiting for the disk.
-	// Beyond it Append blocks: a slow disk slows the producers and nothing
-	// is dropped. Default 8 MiB. Append also blocks while the queue holds
-	// more than the writer, at its measured speed, writes in
-	// FlushInterval/4: so a record is in the file at most about
-	// FlushInterval + FlushInterval/8 after its Append returned.
+	// QueueSize bounds the bytes of sealed batches waiting for the file
+	// (to be compressed, or written). Beyond it Append blocks: a slow disk
+	// slows the producers and nothing is dropped. Default 8 MiB. Append
+	// also blocks while the queue holds more than the writer, at its
+	// measured speed, gets into the file in FlushInterval/4: the file's
+	// speed, and with CompressAlways the compressors' together when they
+	// are slower.
 	QueueSize int
+	// Compression says when batches are compressed: CompressAdaptive (the
+	// default), CompressAlways or CompressNever.
+	Compression Compression
 	// SyncInterval is how often written data is fsynced, bounding the loss
 	// on power failure (a killed process loses nothing already written).
 	// Default 1s; a negative value syncs only on Close.
@@ -99,12 +148,23 @@ func (o Options) withDefaults() Options {
 
 // Stats are a Writer's counters.
 type Stats struct {
-	Records      uint64 // records accepted by Append, Open and HTTP
-	Chunks       uint64 // chunks written to the file
-	PayloadBytes uint64 // decoded payload bytes in Chunk records accepted
-	RawBytes     uint64 // encoded record bytes written (before compression)
-	FileBytes    int64  // bytes written to the file
+	Records       uint64 // records accepted by Append, Open and HTTP
+	Chunks        uint64 // chunks written to the file
+	PayloadBytes  uint64 // decoded payload bytes in Chunk records accepted
+	RawBytes      uint64 // encoded record bytes written (before compression)
+	FileBytes     int64  // bytes written to the file
+	RawChunks     uint64 // chunks stored uncompressed (a frame of Raw_Blocks), of Chunks
+	RawChunkBytes uint64 // encoded record bytes in those chunks, of RawBytes
 }
+
+// batchState is where a sealed batch is in the pipeline.
+type batchState int
+
+const (
+	batchWaiting     batchState = iota // in Writer.todo: no compressor has taken it
+	batchCompressing                   // a compressor is at work on it
+	batchReady                         // done: out holds its chunk (or its compressor let go of it)
+)
 
 // batch is a run of encoded records on its way to becoming one chunk.
 type batch struct {
@@ -112,10 +172,20 @@ type batch struct {
 	nrec    uint32
 	seq0    uint64
 	t0, t1  int64
-	started time.Time
+	started time.Time     // when its first record came
 	conns   []ConnID      // sorted set of connections with records here
 	sums    []ConnSummary // summaries of those connections as of the batch's end
 	http    []HTTPSummary // exchanges in the batch
+
+	// Set when it is sealed, and then under Writer.mu.
+	due     time.Time // when it must be handed to the file: FlushInterval + FlushInterval/8 after started
+	state   batchState
+	taken   bool // the writer took it from the queue (and stored it raw) while it was compressing
+	written bool // the writer is done with it
+
+	// Written by its compressor, read by the writer once state is batchReady.
+	out []byte // the chunk: frame head, chunk header and zstd frame; from Writer.outs
+	raw bool   // out's frame is raw blocks
 }
 
 // recycle empties a written b for Writer.free: allocating and zeroing a
@@ -131,46 +201,101 @@ func (b *batch) addConn(c ConnID) {
 	}
 }
 
+// chunkRoom is what a chunk holds before its zstd frame: the skippable
+// frame head and the chunk header.
+const chunkRoom = frameHeadSize + chunkHeaderSize
+
+// chunk fills in the frame head and chunk header at the start of out, whose
+// first chunkRoom bytes were left for them and whose rest is the zstd frame
+// of b's records, and returns out.
+func (b *batch) chunk(out []byte) []byte {
+	frame := out[chunkRoom:]
+	h := chunkHeader{clen: uint32(len(frame)), ulen: uint32(len(b.buf)), crc: crc32c(frame), nrec: b.nrec,
+		seq0: b.seq0, t0: b.t0, t1: b.t1}
+	h.append(out[:0])
+	return out
+}
+
+// rawChunk appends b's chunk with its records stored raw to dst.
+func (b *batch) rawChunk(dst []byte) []byte {
+	var room [chunkRoom]byte
+	return b.chunk(appendRawFrame(append(dst, room[:]...), b.buf))
+}
+
+// pays reports whether compressing ulen bytes to a frame of clen was worth
+// it: 3% saved at least.
+func pays(clen, ulen int) bool { return int64(clen)*100 < int64(ulen)*97 }
+
+// probeInterval is how long an adaptive writer goes on trusting a
+// compression speed it measured: once no batch (of 4 KiB or more) was
+// compressed for this long, the next one is compressed whatever the speed said, so that a
+// stall (a GC pause, a busy minute) is not believed forever. The loss bound
+// holds regardless, since a late batch is written raw.
+const probeInterval = time.Second
+
 // Writer streams records into a capture file. Many goroutines may call its
-// methods at once; one goroutine of its own compresses and writes.
+// methods at once; goroutines of its own compress and write.
 //
 // # Concurrency
 //
 // Producers encode their record into the current batch under a mutex. A
 // sealed batch (FlushSize reached, or FlushInterval passed) joins a FIFO
-// queue bounded by QueueSize; the writer goroutine compresses each into one
-// zstd frame and writes header and frame with one write(2). Records of one
-// producer reach the file in the order it appended them.
+// queue bounded by QueueSize. Compressor goroutines (as many as GOMAXPROCS,
+// between 2 and 4) take batches from it in order, each with an encoder of
+// its own, and turn each into the bytes of one chunk: compressed into one
+// zstd frame, or stored raw (see Compression). One writer goroutine owns
+// the file, its offsets, the index entries and checkpoints: it writes the
+// chunks strictly in sequence order, each with one write(2), however the
+// compressors finish. Records of one producer reach the file in the order
+// it appended them.
 type Writer struct {
-	opts Options
-	f    file
-	path string
+	opts  Options
+	f     file
+	path  string
+	ncomp int // compressor goroutines
 
-	mu       sync.Mutex
-	space    *sync.Cond // signalled when the queue shrinks or the writer fails
-	cur      *batch
-	queue    []*batch
-	queued   int
-	nextConn ConnID
-	nextHTTP uint64
-	nextSeq  uint64
-	conns    map[ConnID]*ConnSummary
-	err      error
-	closed   bool
-	stats    Stats
-	rate     float64 // bytes per second the writer goroutine compresses and writes; 0 until measured
+	mu        sync.Mutex
+	space     *sync.Cond // signalled when the queue shrinks or the writer fails
+	work      *sync.Cond // signalled when todo grows or the compressors must stop
+	cur       *batch
+	queue     []*batch // sealed batches not yet written, in sequence order
+	todo      []*batch // the batches of queue that no compressor took yet: a suffix of it
+	queued    int      // record bytes in queue
+	todoBytes int      // record bytes in todo
+	nextConn  ConnID
+	nextHTTP  uint64
+	nextSeq   uint64
+	conns     map[ConnID]*ConnSummary
+	err       error
+	closed    bool
+	stopping  bool // the compressors are to return once todo is empty
+	stats     Stats
+	crate     float64   // record bytes per second one compressor compresses, averaged (average); 0 until measured
+	wrate     float64   // record bytes per second the file takes in chunks, at its slowest (measure); 0 until measured
+	measured  time.Time // when crate was last measured
+	// cpu measures the machine's idle CPU, for CompressAdaptive.
+	cpu *cpuHeadroom
+	// squeezed is when a producer last waited in Append while most of the
+	// backlog waited for a compressor (see storeRawLocked).
+	squeezed time.Time
 	free     []*batch
+	outs     [][]byte // buffers for batch.out: only batches being compressed or written hold one
 
-	kick     chan struct{} // wakes the writer goroutine
-	closing  chan struct{}
-	done     chan struct{}
-	syncReq  chan struct{} // asks syncLoop for an fsync; closed by finish
-	syncDone chan struct{}
+	// compressHook, which tests set under mu, is called by a compressor
+	// with the batch's seq0 before it compresses the batch (outside the
+	// time it measures), and may block it.
+	compressHook func(seq0 uint64)
+
+	kick        chan struct{} // wakes the writer goroutine
+	closing     chan struct{}
+	done        chan struct{}
+	syncReq     chan struct{} // asks syncLoop for an fsync; closed by finish
+	syncDone    chan struct{}
+	compressors sync.WaitGroup
 
 	// Owned by the writer goroutine.
-	enc       *zstd.Encoder
 	off       int64
-	out       []byte
+	out       []byte // a raw chunk the writer builds itself
 	pending   []chunkEntry
 	pendRaw   int64 // record bytes in the pending chunks
 	dirty     map[ConnID]ConnSummary
@@ -195,7 +320,7 @@ type file interface {
 }
 
 // Create creates a new capture file at path (mode 0600; it must not exist)
-// and starts its writer goroutine.
+// and starts its writer goroutines.
 func Create(path string, opts Options) (*Writer, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -215,29 +340,60 @@ func Create(path string, opts Options) (*Writer, error) {
 // the caller.
 func newWriter(f file, path string, opts Options) (*Writer, error) {
 	opts = opts.withDefaults()
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
-		zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true))
-	if err != nil {
-		return nil, fmt.Errorf("capture: zstd encoder: %w", err)
+	if opts.Compression < CompressAdaptive || opts.Compression > CompressNever {
+		return nil, fmt.Errorf("capture: unknown compression mode %d", int(opts.Compression))
+	}
+	ncomp := max(2, min(runtime.GOMAXPROCS(0), 4))
+	encs := make([]*zstd.Encoder, 0, ncomp)
+	closeEncs := func() {
+		for _, e := range encs {
+			e.Close()
+		}
+	}
+	// A frame holds one batch, of about FlushSize: a window of that size
+	// finds what a larger one would, where zstd's default of 8 MiB would
+	// keep 8 MiB of history live in each encoder.
+	window := 1 << 20
+	for window < min(opts.FlushSize, 8<<20) {
+		window <<= 1
+	}
+	for range ncomp {
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+			zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true), zstd.WithWindowSize(window))
+		if err != nil {
+			closeEncs()
+			return nil, fmt.Errorf("capture: zstd encoder: %w", err)
+		}
+		encs = append(encs, enc)
 	}
 	id := make([]byte, 16)
 	rand.Read(id)
 	hdr, err := appendFileHeader(nil, Header{Version: Version, Created: time.Now().UTC(), Tool: opts.Tool, FileID: id})
 	if err != nil {
+		closeEncs()
 		return nil, fmt.Errorf("capture: encode header: %w", err)
 	}
 	if _, err := f.Write(hdr); err != nil {
+		closeEncs()
 		return nil, fmt.Errorf("capture: write header of %s: %w", path, err)
 	}
 	w := &Writer{
-		opts: opts, f: f, path: path, conns: map[ConnID]*ConnSummary{},
+		opts: opts, f: f, path: path, ncomp: ncomp, conns: map[ConnID]*ConnSummary{},
 		kick: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{}),
 		syncReq: make(chan struct{}, 1), syncDone: make(chan struct{}),
-		enc: enc, off: int64(len(hdr)), dirty: map[ConnID]ConnSummary{},
+		off: int64(len(hdr)), dirty: map[ConnID]ConnSummary{},
 		lastCP: -1, lastCPAt: time.Now(), lastSync: time.Now(),
 	}
+	if opts.Compression == CompressAdaptive {
+		w.cpu = newCPUHeadroom()
+	}
 	w.space = sync.NewCond(&w.mu)
+	w.work = sync.NewCond(&w.mu)
 	w.cur = &batch{}
+	w.compressors.Add(ncomp)
+	for _, enc := range encs {
+		go w.compressLoop(enc)
+	}
 	go w.run()
 	go w.syncLoop()
 	return w, nil
@@ -410,36 +566,117 @@ func (w *Writer) appendLocked(r Record) error {
 		w.sealLocked()
 	}
 	for w.queued > w.queueLimit() && w.err == nil {
+		if w.todoBytes*2 > w.queued && w.crate > 0 {
+			// Most of the backlog waits for a compressor: compression is
+			// slowing the producer (the relay) down.
+			w.squeezed = time.Now()
+		}
 		w.space.Wait()
 	}
 	return w.err
 }
 
 // batchLimit is the size at which the current batch is sealed: FlushSize,
-// or less when the writer is slow, so that compressing and writing one
-// batch takes about FlushInterval/8 at most. w.mu is held.
+// or less when the writer is slow, so that one batch crosses the pipeline
+// (compressed by one compressor, unless Compression is CompressNever, then
+// written) in about FlushInterval/8 at the measured speeds. w.mu is held.
 func (w *Writer) batchLimit() int {
-	return w.limit(w.opts.FlushInterval/8, 16<<10, w.opts.FlushSize)
+	cost := w.writeCost()
+	if w.opts.Compression != CompressNever {
+		cost = sumCost(cost, w.compressCost(1))
+	}
+	return limit(w.opts.FlushInterval/8, cost, 16<<10, w.opts.FlushSize)
+}
+
+// sumCost is the cost of two stages in a row, 0 (unknown) while either is.
+func sumCost(a, b float64) float64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	return a + b
 }
 
 // queueLimit is the backlog beyond which Append blocks: QueueSize, or what
-// the writer writes in FlushInterval/4 at its measured speed. w.mu is held.
+// the pipeline gets into the file in FlushInterval/4 at its measured speed,
+// which is its slower stage's: the file's, or with CompressAlways the
+// compressors' together when they are slower. An adaptive writer stores
+// raw what its compressors cannot take in time, and one that never
+// compresses has no compressing to wait for: for them the file alone sets
+// the pace. w.mu is held.
 func (w *Writer) queueLimit() int {
-	return w.limit(w.opts.FlushInterval/4, 64<<10, w.opts.QueueSize)
+	cost := w.writeCost()
+	if c := w.compressCost(w.ncomp); w.opts.Compression == CompressAlways && (c == 0 || cost == 0) {
+		cost = 0 // unknown while either stage is
+	} else if w.opts.Compression == CompressAlways {
+		cost = max(cost, c)
+	}
+	return limit(w.opts.FlushInterval/4, cost, 64<<10, w.opts.QueueSize)
 }
 
-// limit is the bytes the writer compresses and writes in d at its measured
-// rate, at least floor (the measurement is coarse for tiny batches) and at
-// most ceil. w.mu is held.
-func (w *Writer) limit(d time.Duration, floor, ceil int) int {
+// compressCost is the seconds per record byte that n compressors working
+// at once take at the measured speed; 0 until measured. w.mu is held.
+func (w *Writer) compressCost(n int) float64 {
+	if w.crate == 0 {
+		return 0
+	}
+	return 1 / (float64(n) * w.crate)
+}
+
+// writeCost is the seconds per record byte the file takes; 0 until
+// measured. w.mu is held.
+func (w *Writer) writeCost() float64 {
+	if w.wrate == 0 {
+		return 0
+	}
+	return 1 / w.wrate
+}
+
+// limit is the bytes a stage that costs cost seconds per byte handles in d,
+// at least floor (the measurement is coarse for tiny batches, and missing
+// when cost is 0) and at most ceil.
+func limit(d time.Duration, cost float64, floor, ceil int) int {
 	n := floor
-	if w.rate > 0 {
-		n = max(n, int(min(w.rate*d.Seconds(), float64(ceil))))
+	if cost > 0 {
+		n = max(n, int(min(d.Seconds()/cost, float64(ceil))))
 	}
 	return min(n, ceil)
 }
 
-// sealLocked moves the current batch to the queue. w.mu is held.
+// measure folds the speed of n bytes handled in d into rate: it believes
+// a slowdown at once, a speedup gradually. Tiny batches measure mostly the
+// overhead and are left out; it reports whether it used this one.
+func measure(rate *float64, n int, d time.Duration) bool {
+	if n < 4<<10 || d <= 0 {
+		return false
+	}
+	if inst := float64(n) / d.Seconds(); *rate == 0 || inst < *rate {
+		*rate = inst
+	} else {
+		*rate += (inst - *rate) / 4
+	}
+	return true
+}
+
+// average folds the speed of n bytes handled in d into rate, a moving
+// average over the last few batches, slowdowns and speedups alike: the
+// compressors' speed decides whether a batch is stored raw, and one
+// compression that the scheduler cut short must not make the next many
+// raw (a late batch is written raw anyway). Tiny batches are left out; it
+// reports whether it used this one.
+func average(rate *float64, n int, d time.Duration) bool {
+	if n < 4<<10 || d <= 0 {
+		return false
+	}
+	if inst := float64(n) / d.Seconds(); *rate == 0 {
+		*rate = inst
+	} else {
+		*rate += (inst - *rate) / 4
+	}
+	return true
+}
+
+// sealLocked moves the current batch to the queue, for the compressors.
+// w.mu is held.
 func (w *Writer) sealLocked() {
 	b := w.cur
 	if b.nrec == 0 {
@@ -450,16 +687,39 @@ func (w *Writer) sealLocked() {
 			b.sums = append(b.sums, *s)
 		}
 	}
+	b.due = b.started.Add(w.opts.FlushInterval + w.opts.FlushInterval/8)
+	b.state = batchWaiting
 	w.queue = append(w.queue, b)
+	w.todo = append(w.todo, b)
 	w.queued += len(b.buf)
+	w.todoBytes += len(b.buf)
 	if n := len(w.free); n > 0 {
 		w.cur, w.free = w.free[n-1], w.free[:n-1]
 	} else {
 		w.cur = &batch{buf: make([]byte, 0, min(cap(b.buf), w.opts.FlushSize+MaxChunk+1024))}
 	}
+	w.work.Signal()
+	w.wake()
+}
+
+// wake wakes the writer goroutine, without waiting.
+func (w *Writer) wake() {
 	select {
 	case w.kick <- struct{}{}:
 	default:
+	}
+}
+
+// recycleLocked keeps b, which no goroutine uses any more, and its out
+// buffer for later batches. w.mu is held.
+func (w *Writer) recycleLocked(b *batch) {
+	if b.out != nil && len(w.outs) < w.ncomp && cap(b.out) <= w.opts.FlushSize+MaxChunk+128<<10 {
+		w.outs = append(w.outs, b.out[:0])
+	}
+	b.out = nil
+	if len(w.free) < 2 && cap(b.buf) <= w.opts.FlushSize+MaxChunk+64<<10 {
+		b.recycle()
+		w.free = append(w.free, b)
 	}
 }
 
@@ -514,49 +774,176 @@ func (w *Writer) Close() error {
 	return w.err
 }
 
-// run is the writer goroutine: it owns the file and the encoder.
+// compressLoop is a compressor goroutine: it takes the oldest batch no
+// compressor has taken, turns it into the bytes of its chunk (compressed
+// with enc, or raw) and hands it back to the writer goroutine, until
+// finish stops it.
+func (w *Writer) compressLoop(enc *zstd.Encoder) {
+	defer w.compressors.Done()
+	defer enc.Close()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		for len(w.todo) == 0 && !w.stopping {
+			w.work.Wait()
+		}
+		if len(w.todo) == 0 {
+			return
+		}
+		b := w.todo[0]
+		raw := w.err != nil || w.storeRawLocked(b, time.Now())
+		w.todo[0] = nil
+		w.todo = w.todo[1:]
+		w.todoBytes -= len(b.buf)
+		b.state = batchCompressing
+		hook := w.compressHook
+		var out []byte
+		if n := len(w.outs); n > 0 {
+			out, w.outs = w.outs[n-1], w.outs[:n-1]
+		}
+		w.mu.Unlock()
+
+		var took time.Duration
+		var room [chunkRoom]byte
+		out = append(out, room[:]...)
+		if !raw {
+			if hook != nil {
+				hook(b.seq0)
+			}
+			start := time.Now()
+			out = enc.EncodeAll(b.buf, out)
+			took = time.Since(start)
+			if w.opts.Compression == CompressAdaptive && !pays(len(out)-chunkRoom, len(b.buf)) {
+				out, raw = out[:chunkRoom], true
+			}
+		}
+		if raw {
+			out = appendRawFrame(out, b.buf)
+		}
+		b.out, b.raw = b.chunk(out), raw
+
+		w.mu.Lock()
+		if average(&w.crate, len(b.buf), took) {
+			w.measured = time.Now()
+		}
+		b.state = batchReady
+		switch {
+		case b.written: // the writer stored it raw and is done with it
+			w.recycleLocked(b)
+		case !b.taken:
+			w.wake()
+		}
+	}
+}
+
+// storeRawLocked reports whether a compressor that takes b, the oldest
+// batch waiting for one, at now should store it raw rather than compress
+// it. With CompressAdaptive the writer is behind, and stores b raw, when
+//
+//   - b is due in the file already, or
+//   - at the compressors' measured speed, b alone would take longer to
+//     compress than the time left before it is due, or
+//   - the machine has less than minIdleCores of idle CPU (Linux): no
+//     headroom, so compressing would take the CPU from the traffic being
+//     recorded, the relay and peers on the same machine, or
+//   - a producer had to wait for the compressors within the last
+//     FlushInterval (at most 100 ms): Append blocked while most of the
+//     backlog waited for compression, so the capture was slowing the
+//     traffic down, or
+//   - the batches waiting for a compressor (b first) would take all the
+//     compressors together longer than that, or than FlushInterval/4:
+//     the backlog at which a writer that always compresses makes Append
+//     block (queueLimit), so an adaptive one goes raw first.
+//
+// Only the compressors' own backlog counts: batches compressed and waiting
+// for a slow disk are behind the disk, and storing raw would only give it
+// more to write.
+//
+// Until a speed is measured, and when none was measured for probeInterval,
+// b is compressed: a stale measurement is not trusted forever, and the
+// writer goroutine writes b raw if it is late all the same. w.mu is held.
+func (w *Writer) storeRawLocked(b *batch, now time.Time) bool {
+	switch w.opts.Compression {
+	case CompressAlways:
+		return false
+	case CompressNever:
+		return true
+	}
+	left := b.due.Sub(now)
+	if left <= 0 {
+		return true
+	}
+	if w.cpu != nil {
+		if c := w.cpu.idleCores(now); c >= 0 && c < minIdleCores {
+			return true
+		}
+	}
+	if w.crate == 0 || now.Sub(w.measured) >= probeInterval {
+		return false
+	}
+	if now.Sub(w.squeezed) < min(w.opts.FlushInterval, 100*time.Millisecond) {
+		return true
+	}
+	alone := float64(len(b.buf)) / w.crate
+	all := float64(w.todoBytes) / (float64(w.ncomp) * w.crate)
+	return alone > left.Seconds() || all > min(left, w.opts.FlushInterval/4).Seconds()
+}
+
+// run is the writer goroutine: it owns the file, seals batches on the
+// flush timer, and writes chunks in order.
 func (w *Writer) run() {
 	defer close(w.done)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+	flush := time.NewTimer(time.Hour)
+	flush.Stop()
 	armed := false
+	due := time.NewTimer(time.Hour) // the head of the queue is due in the file
+	due.Stop()
 	every := min(w.opts.CheckpointInterval, time.Second)
 	if w.opts.SyncInterval > 0 {
 		every = min(every, w.opts.SyncInterval)
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	closing := w.closing
 	for {
-		closing := false
 		select {
 		case <-w.kick:
-		case <-timer.C:
+		case <-flush.C:
 			armed = false
 			w.mu.Lock()
 			if w.cur.nrec > 0 && time.Since(w.cur.started) >= w.opts.FlushInterval-time.Millisecond {
 				w.sealLocked()
 			}
 			w.mu.Unlock()
+		case <-due.C:
 		case <-tick.C:
 			w.housekeep(false)
-		case <-w.closing:
-			closing = true
+		case <-closing:
+			closing = nil // Close sealed the last batch: write the queue out, then finish
 		}
 		w.drain()
-		if closing {
+		w.mu.Lock()
+		if closing == nil && len(w.queue) == 0 {
+			w.mu.Unlock()
 			w.finish()
 			return
 		}
-		w.mu.Lock()
 		if w.cur.nrec > 0 && !armed {
-			timer.Reset(max(0, w.opts.FlushInterval-time.Since(w.cur.started)))
+			flush.Reset(max(0, w.opts.FlushInterval-time.Since(w.cur.started)))
 			armed = true
+		}
+		if len(w.queue) > 0 && w.opts.Compression != CompressAlways {
+			due.Reset(time.Until(w.queue[0].due))
 		}
 		w.mu.Unlock()
 	}
 }
 
-// drain writes every queued batch.
+// drain writes the chunks at the head of the queue in sequence order while
+// they are ready. A head batch that is due and still not ready (its
+// compressor is late, or none has taken it) it stores raw itself, except
+// with CompressAlways. It returns when the queue is empty or its head is
+// neither ready nor due. After a failure it drops the queue unwritten.
 func (w *Writer) drain() {
 	for {
 		w.mu.Lock()
@@ -565,23 +952,41 @@ func (w *Writer) drain() {
 			return
 		}
 		b := w.queue[0]
+		failed := w.err != nil
+		late := !failed && b.state != batchReady
+		if late && (w.opts.Compression == CompressAlways || time.Now().Before(b.due)) {
+			w.mu.Unlock()
+			return
+		}
+		switch b.state {
+		case batchWaiting: // the oldest batch of all is the first of todo
+			w.todo[0] = nil
+			w.todo = w.todo[1:]
+			w.todoBytes -= len(b.buf)
+		case batchCompressing:
+			b.taken = true // its compressor goes on reading b.buf
+		}
 		w.queue[0] = nil
 		w.queue = w.queue[1:]
-		failed := w.err != nil
 		w.mu.Unlock()
 
 		var err error
 		if !failed {
-			err = w.writeBatch(b)
+			if late { // b.out is its compressor's still, if it has one
+				w.out = b.rawChunk(w.out[:0])
+				err = w.writeChunk(b, w.out, true)
+			} else {
+				err = w.writeChunk(b, b.out, b.raw)
+			}
 		}
 		w.mu.Lock()
 		w.queued -= len(b.buf)
 		if err != nil && w.err == nil {
 			w.err = err
 		}
-		if len(w.free) < 2 && cap(b.buf) <= w.opts.FlushSize+MaxChunk+64<<10 {
-			b.recycle()
-			w.free = append(w.free, b)
+		b.written = true
+		if b.state != batchCompressing { // else its compressor recycles it
+			w.recycleLocked(b)
 		}
 		w.space.Broadcast()
 		w.mu.Unlock()
@@ -591,24 +996,18 @@ func (w *Writer) drain() {
 	}
 }
 
-// writeBatch compresses b into one zstd frame and writes it behind its chunk
-// header in a single write.
-func (w *Writer) writeBatch(b *batch) error {
+// writeChunk writes out, the bytes of b's chunk, with one write and notes
+// the chunk for the next checkpoint.
+func (w *Writer) writeChunk(b *batch, out []byte, raw bool) error {
 	start := time.Now()
-	var room [frameHeadSize + chunkHeaderSize]byte
-	w.out = append(w.out[:0], room[:]...)
-	w.out = w.enc.EncodeAll(b.buf, w.out)
-	frame := w.out[frameHeadSize+chunkHeaderSize:]
-	h := chunkHeader{clen: uint32(len(frame)), ulen: uint32(len(b.buf)), crc: crc32c(frame), nrec: b.nrec,
-		seq0: b.seq0, t0: b.t0, t1: b.t1}
-	h.append(w.out[:0])
-	if err := w.write(w.out); err != nil {
+	if err := w.write(out); err != nil {
 		return err
 	}
-	w.pending = append(w.pending, chunkEntry{Offset: w.off - int64(len(w.out)), CLen: h.clen, ULen: h.ulen,
-		NRec: h.nrec, Seq0: h.seq0, T0: h.t0, T1: h.t1, Conns: b.conns})
-	w.pendRaw += int64(h.ulen)
-	w.seqDone = h.seq0 + uint64(h.nrec)
+	took := time.Since(start)
+	w.pending = append(w.pending, chunkEntry{Offset: w.off - int64(len(out)), CLen: uint32(len(out) - chunkRoom),
+		ULen: uint32(len(b.buf)), NRec: b.nrec, Seq0: b.seq0, T0: b.t0, T1: b.t1, Conns: b.conns})
+	w.pendRaw += int64(len(b.buf))
+	w.seqDone = b.seq0 + uint64(b.nrec)
 	for _, s := range b.sums {
 		w.dirty[s.Conn] = s
 	}
@@ -617,15 +1016,13 @@ func (w *Writer) writeBatch(b *batch) error {
 	w.stats.Chunks++
 	w.stats.RawBytes += uint64(len(b.buf))
 	w.stats.FileBytes = w.off
-	// The speed behind batchLimit and queueLimit: believe a slowdown at
-	// once, a speedup gradually. Tiny batches measure mostly the syscall.
-	if d := time.Since(start); len(b.buf) >= 4<<10 && d > 0 {
-		if inst := float64(len(b.buf)) / d.Seconds(); w.rate == 0 || inst < w.rate {
-			w.rate = inst
-		} else {
-			w.rate += (inst - w.rate) / 4
-		}
+	if raw {
+		w.stats.RawChunks++
+		w.stats.RawChunkBytes += uint64(len(b.buf))
 	}
+	// The file's speed behind batchLimit and queueLimit, in record bytes:
+	// what the pipeline's last stage gets through, compressed or raw.
+	measure(&w.wrate, len(b.buf), took)
 	w.mu.Unlock()
 	return nil
 }
@@ -728,9 +1125,15 @@ func (w *Writer) checkpoint(final bool) error {
 	return nil
 }
 
-// finish runs once Close has sealed the last batch and drain has written it.
+// finish runs once Close has sealed the last batch and drain has written
+// the queue out: it stops the compressors (one may still be at a batch the
+// writer stored raw) and the sync loop, then closes the file.
 func (w *Writer) finish() {
-	defer w.enc.Close()
+	w.mu.Lock()
+	w.stopping = true
+	w.work.Broadcast()
+	w.mu.Unlock()
+	w.compressors.Wait()
 	close(w.syncReq)
 	<-w.syncDone
 	w.mu.Lock()

@@ -105,7 +105,7 @@ func TestFlushSizeBounded(t *testing.T) {
 		if o.FlushSize != maxFlushSize {
 			t.Errorf("Options{FlushSize: %d}.withDefaults().FlushSize = %d, want %d", size, o.FlushSize, maxFlushSize)
 		}
-		w := &Writer{opts: Options{FlushSize: size, FlushInterval: time.Hour}.withDefaults(), rate: 1e15}
+		w := &Writer{opts: Options{FlushSize: size, FlushInterval: time.Hour}.withDefaults(), crate: 1e15, wrate: 1e15}
 		if n := w.batchLimit(); n > maxFlushSize {
 			t.Errorf("FlushSize %d: batchLimit() = %d on a fast disk, want at most %d", size, n, maxFlushSize)
 		}
