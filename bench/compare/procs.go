@@ -51,7 +51,12 @@ func startProc(name string, argv, env []string, logPath string) (*proc, error) {
 	return p, nil
 }
 
-func (p *proc) pid() int { return p.cmd.Process.Pid }
+func (p *proc) pid() int {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
 
 // stop sends SIGTERM to the process, waits up to 5 s, then kills it. It is
 // safe to call more than once.
@@ -251,4 +256,50 @@ func machineInfo(ctx context.Context, root, goVersion, mitm string, cores int) M
 		m.Commit = strings.TrimSpace(string(out))
 	}
 	return m
+}
+
+// cpuTicks is the CPU time process pid has used, user and system, in
+// clock ticks (/proc/PID/stat); ok is false when it cannot be read.
+func cpuTicks(pid int) (int64, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name, in parentheses, may hold spaces: count after it.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	k, err2 := strconv.ParseInt(f[12], 10, 64)
+	return u + k, err1 == nil && err2 == nil
+}
+
+// settle waits until the processes are quiet: together they used at most
+// 2 ticks of CPU (20 ms) over 200 ms, or limit passed. A proxy that fell
+// behind (mitmproxy, at its worst) goes on working off its backlog after
+// the load stopped; the next measurement must not share the CPU with it.
+func settle(ctx context.Context, pids []int, limit time.Duration) {
+	sum := func() (n int64) {
+		for _, pid := range pids {
+			t, _ := cpuTicks(pid)
+			n += t
+		}
+		return n
+	}
+	end := time.Now().Add(limit)
+	prev := sum()
+	for time.Now().Before(end) && ctx.Err() == nil {
+		time.Sleep(200 * time.Millisecond)
+		now := sum()
+		if now-prev <= 2 {
+			return
+		}
+		prev = now
+	}
 }

@@ -109,3 +109,23 @@ func TestMachineInfo(t *testing.T) {
 		t.Errorf("machineInfo = %+v", m)
 	}
 }
+
+var burn int
+
+// TestCPUTicks reads this process's CPU time, which grows with work.
+func TestCPUTicks(t *testing.T) {
+	pid := os.Getpid()
+	before, ok := cpuTicks(pid)
+	if !ok {
+		t.Skip("no /proc/PID/stat")
+	}
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
+		if now, _ := cpuTicks(pid); now > before {
+			return
+		}
+		for i := range 1 << 20 { // burn CPU
+			burn += i * i
+		}
+	}
+	t.Fatal("CPU ticks did not grow in 5 s of work")
+}

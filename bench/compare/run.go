@@ -217,6 +217,15 @@ func (r *runner) runRounds(ctx context.Context, res *Results, points []point, ta
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
+				// The next run gets the CPU to itself: wait for every
+				// process (a proxy working off a backlog) to go quiet.
+				var pids []int
+				for _, t := range targets {
+					if t.proc != nil && t.proc.pid() > 0 {
+						pids = append(pids, t.proc.pid())
+					}
+				}
+				settle(ctx, pids, 30*time.Second)
 				s := Sample{Round: round, Workload: pt.workload, Point: pt.value, Path: t.name, Values: vals}
 				if err != nil {
 					s.Values, s.Err = nil, err.Error()
