@@ -1,4 +1,4 @@
-// Compare measures wstap beside a direct connection and mitmproxy, in one
+// Package main is bench/compare: it measures wstap beside a direct connection and mitmproxy, in one
 // run on one machine, and writes docs/performance.md and
 // docs/performance.svg.
 //
