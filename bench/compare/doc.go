@@ -1,6 +1,6 @@
-// Package main is bench/compare: it measures wstap beside a direct connection and mitmproxy, in one
-// run on one machine, and writes docs/performance.md and
-// docs/performance.svg.
+// Package main is bench/compare: it measures wstap beside a direct
+// connection and mitmproxy, in one run on one machine, and writes
+// docs/performance.md and docs/performance.svg.
 //
 //	go run ./bench/compare            # the full comparison (several minutes)
 //	go run ./bench/compare -quick     # a smoke run
