@@ -103,6 +103,9 @@ func (l *leg) forward(p []byte, mid, isClose bool) error {
 		defer l.frameEnd.Broadcast()
 	}
 	l.midFrame = mid
+	if len(p) == 0 { // only the end of a frame in pieces: nothing to write
+		return nil
+	}
 	_, err := l.conn.Write(p)
 	return err
 }

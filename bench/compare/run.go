@@ -206,6 +206,12 @@ func measure(ctx context.Context, cfg *config, stderr io.Writer) (*Results, erro
 // order of the targets rotated by one each round, and appends a sample for
 // each run to res. Only ctx ending stops it.
 func (r *runner) runRounds(ctx context.Context, res *Results, points []point, targets []*target) error {
+	var pids []int
+	for _, t := range targets {
+		if t.proc != nil && t.proc.pid() > 0 {
+			pids = append(pids, t.proc.pid())
+		}
+	}
 	for round := 1; round <= r.cfg.rounds; round++ {
 		order := rotate(targets, round-1)
 		for _, pt := range points {
@@ -219,12 +225,6 @@ func (r *runner) runRounds(ctx context.Context, res *Results, points []point, ta
 				}
 				// The next run gets the CPU to itself: wait for every
 				// process (a proxy working off a backlog) to go quiet.
-				var pids []int
-				for _, t := range targets {
-					if t.proc != nil && t.proc.pid() > 0 {
-						pids = append(pids, t.proc.pid())
-					}
-				}
 				settle(ctx, pids, 30*time.Second)
 				s := Sample{Round: round, Workload: pt.workload, Point: pt.value, Path: t.name, Values: vals}
 				if err != nil {
