@@ -1,6 +1,9 @@
 package capture
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"slices"
+)
 
 // maxRawBlock is the largest block a zstd frame may hold: Block_Maximum_Size
 // is at most 128 KiB (RFC 8878, section 3.1.1.2.4).
@@ -15,38 +18,75 @@ const maxRawBlock = 128 << 10
 // last one flagged. Any zstd decoder reads it back, and building it costs a
 // copy where compressing costs a few milliseconds per megabyte.
 func appendRawFrame(dst, src []byte) []byte {
-	const single = 1 << 5 // Single_Segment_flag, bit 5 of the Frame_Header_Descriptor
-	n := uint64(len(src))
-	dst = binary.LittleEndian.AppendUint32(dst, magicZstd)
-	// Frame_Content_Size_flag (bits 7–6) says how wide the field is: with
-	// Single_Segment, 0 is one byte, 1 two bytes holding the size less
-	// 256, 2 four bytes and 3 eight (section 3.1.1.1.1.1).
-	switch {
-	case n < 256:
-		dst = append(dst, 0<<6|single, byte(n))
-	case n < 256+1<<16:
-		dst = append(dst, 1<<6|single)
-		dst = binary.LittleEndian.AppendUint16(dst, uint16(n-256))
-	case n < 1<<32:
-		dst = append(dst, 2<<6|single)
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
-	default:
-		dst = append(dst, 3<<6|single)
-		dst = binary.LittleEndian.AppendUint64(dst, n)
-	}
+	dst = appendRawFrameHeader(dst, len(src))
 	for {
 		k := min(len(src), maxRawBlock)
-		// Block_Header, 3 bytes little-endian: Last_Block in bit 0,
-		// Block_Type in bits 1–2 (0: Raw_Block), Block_Size above them
-		// (section 3.1.1.2.1).
-		h := uint32(k) << 3
-		if k == len(src) {
-			h |= 1
-		}
-		dst = append(dst, byte(h), byte(h>>8), byte(h>>16))
+		dst = appendRawBlockHeader(dst, k, k == len(src))
 		dst = append(dst, src[:k]...)
 		if src = src[k:]; len(src) == 0 {
 			return dst
 		}
 	}
+}
+
+// rawFrameVec is appendRawFrame without the copy of src: it appends the
+// frame's own bytes (its header and the Block_Headers) to hdr, and to vec
+// the frame as pieces in order, alternately of hdr and of src, for one
+// vectored write. The pieces of hdr start at from, so that what hdr held
+// before from (a chunk's head) goes out with the frame's first bytes. hdr
+// is grown once, before any piece of it is taken, so the pieces stay
+// valid.
+func rawFrameVec(hdr []byte, from int, vec [][]byte, src []byte) ([]byte, [][]byte) {
+	blocks := max(1, (len(src)+maxRawBlock-1)/maxRawBlock)
+	hdr = slices.Grow(hdr, rawFrameHeaderMax+3*blocks)
+	hdr = appendRawFrameHeader(hdr, len(src))
+	for {
+		k := min(len(src), maxRawBlock)
+		hdr = appendRawBlockHeader(hdr, k, k == len(src))
+		vec = append(vec, hdr[from:len(hdr):len(hdr)])
+		from = len(hdr)
+		if k > 0 {
+			vec = append(vec, src[:k:k])
+		}
+		if src = src[k:]; len(src) == 0 {
+			return hdr, vec
+		}
+	}
+}
+
+// rawFrameHeaderMax is the longest header appendRawFrameHeader writes.
+const rawFrameHeaderMax = 4 + 1 + 8
+
+// appendRawFrameHeader appends the Magic_Number and Frame_Header of a raw
+// frame of n content bytes.
+func appendRawFrameHeader(dst []byte, n int) []byte {
+	const single = 1 << 5 // Single_Segment_flag, bit 5 of the Frame_Header_Descriptor
+	dst = binary.LittleEndian.AppendUint32(dst, magicZstd)
+	// Frame_Content_Size_flag (bits 7–6) says how wide the field is: with
+	// Single_Segment, 0 is one byte, 1 two bytes holding the size less
+	// 256, 2 four bytes and 3 eight (section 3.1.1.1.1.1).
+	switch u := uint64(n); {
+	case u < 256:
+		return append(dst, 0<<6|single, byte(u))
+	case u < 256+1<<16:
+		dst = append(dst, 1<<6|single)
+		return binary.LittleEndian.AppendUint16(dst, uint16(u-256))
+	case u < 1<<32:
+		dst = append(dst, 2<<6|single)
+		return binary.LittleEndian.AppendUint32(dst, uint32(u))
+	default:
+		dst = append(dst, 3<<6|single)
+		return binary.LittleEndian.AppendUint64(dst, u)
+	}
+}
+
+// appendRawBlockHeader appends the Block_Header of a Raw_Block of k bytes:
+// 3 bytes little-endian, Last_Block in bit 0, Block_Type in bits 1–2 (0:
+// Raw_Block), Block_Size above them (section 3.1.1.2.1).
+func appendRawBlockHeader(dst []byte, k int, last bool) []byte {
+	h := uint32(k) << 3
+	if last {
+		h |= 1
+	}
+	return append(dst, byte(h), byte(h>>8), byte(h>>16))
 }

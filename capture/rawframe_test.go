@@ -105,6 +105,7 @@ func checkRawFrame(t testing.TB, dec *zstd.Decoder, src []byte) {
 		t.Fatalf("appendRawFrame(%d bytes) overwrote dst", len(src))
 	}
 	frame := out[len(prefix):]
+	checkRawFrameVec(t, prefix, src, out)
 	got, err := dec.DecodeAll(frame, nil)
 	if err != nil {
 		t.Fatalf("DecodeAll(raw frame of %d bytes) = %v", len(src), err)
@@ -191,4 +192,36 @@ func zstdTool(t *testing.T) string {
 		t.Skip("no zstd command")
 	}
 	return path
+}
+
+// checkRawFrameVec checks that rawFrameVec's pieces, after a header of
+// prefix, are the bytes of want, appendRawFrame's frame, and that every
+// piece of the content is src itself, not a copy.
+func checkRawFrameVec(t testing.TB, prefix, src, want []byte) {
+	t.Helper()
+	old := [][]byte{[]byte("kept")}
+	hdr, vec := rawFrameVec(bytes.Clone(prefix), 0, old, src)
+	if len(vec) == 0 || string(vec[0]) != "kept" {
+		t.Fatalf("rawFrameVec(%d bytes) dropped what vec held", len(src))
+	}
+	vec = vec[1:]
+	if got := bytes.Join(vec, nil); !bytes.Equal(got, want) {
+		t.Fatalf("rawFrameVec(%d bytes): the pieces are %d bytes that differ from appendRawFrame's %d", len(src), len(got), len(want))
+	}
+	if len(hdr) != len(want)-len(src) {
+		t.Fatalf("rawFrameVec(%d bytes): hdr is %d bytes, want the %d that are not content", len(src), len(hdr), len(want)-len(src))
+	}
+	off := 0
+	for i, p := range vec {
+		if i%2 == 0 { // the header, then the Block_Headers
+			continue
+		}
+		if &p[0] != &src[off] {
+			t.Fatalf("rawFrameVec(%d bytes): piece %d is a copy of src[%d:], not src itself", len(src), i, off)
+		}
+		off += len(p)
+	}
+	if off != len(src) {
+		t.Fatalf("rawFrameVec(%d bytes): the content pieces hold %d bytes", len(src), off)
+	}
 }

@@ -109,7 +109,7 @@ func TestStreamHugeMessage(t *testing.T) {
 	if testing.Short() {
 		size = 8 << 20
 	}
-	// The writer may queue up to QueueSize (8 MiB) and a batch or two; a
+	// The writer may queue up to QueueSize (4 MiB) and a batch or two; a
 	// reader holds the chunk being read and readAheadChunks decoded ahead
 	// of it (at most a few MiB each): never the message.
 	const writeBound, readBound = 24 << 20, (1 + readAheadChunks) * 4 << 20

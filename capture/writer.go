@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"runtime"
 	"slices"
@@ -91,7 +92,7 @@ type Options struct {
 	FlushSize int
 	// QueueSize bounds the bytes of sealed batches waiting for the file
 	// (to be compressed, or written). Beyond it Append blocks: a slow disk
-	// slows the producers and nothing is dropped. Default 8 MiB. Append
+	// slows the producers and nothing is dropped. Default 4 MiB. Append
 	// also blocks while the queue holds more than the writer, at its
 	// measured speed, gets into the file in FlushInterval/4: the file's
 	// speed, and with CompressAlways the compressors' together when they
@@ -126,7 +127,7 @@ func (o Options) withDefaults() Options {
 	}
 	o.FlushSize = min(o.FlushSize, maxFlushSize)
 	if o.QueueSize <= 0 {
-		o.QueueSize = 8 << 20
+		o.QueueSize = 4 << 20
 	}
 	if o.SyncInterval == 0 {
 		o.SyncInterval = time.Second
@@ -184,8 +185,8 @@ type batch struct {
 	written bool // the writer is done with it
 
 	// Written by its compressor, read by the writer once state is batchReady.
-	out []byte // the chunk: frame head, chunk header and zstd frame; from Writer.outs
-	raw bool   // out's frame is raw blocks
+	out []byte // the chunk: frame head, chunk header and zstd frame; from Writer.outs; nil when raw
+	raw bool   // store it raw: the writer builds its chunk from buf (rawChunkVec)
 }
 
 // recycle empties a written b for Writer.free: allocating and zeroing a
@@ -210,16 +211,36 @@ const chunkRoom = frameHeadSize + chunkHeaderSize
 // of b's records, and returns out.
 func (b *batch) chunk(out []byte) []byte {
 	frame := out[chunkRoom:]
-	h := chunkHeader{clen: uint32(len(frame)), ulen: uint32(len(b.buf)), crc: crc32c(frame), nrec: b.nrec,
-		seq0: b.seq0, t0: b.t0, t1: b.t1}
-	h.append(out[:0])
+	b.head(out, len(frame), crc32c(frame))
 	return out
 }
 
-// rawChunk appends b's chunk with its records stored raw to dst.
-func (b *batch) rawChunk(dst []byte) []byte {
+// head fills in the frame head and chunk header of b's chunk, whose zstd
+// frame is clen bytes with checksum crc, at the start of out.
+func (b *batch) head(out []byte, clen int, crc uint32) {
+	h := chunkHeader{clen: uint32(clen), ulen: uint32(len(b.buf)), crc: crc, nrec: b.nrec,
+		seq0: b.seq0, t0: b.t0, t1: b.t1}
+	h.append(out[:0])
+}
+
+// rawChunkVec returns b's chunk with its records stored raw, as pieces in
+// order for one vectored write: hdr (whose memory it reuses) holds the
+// chunk's frame head and header and the zstd frame's own bytes, and the
+// other pieces are slices of b.buf, which is not copied.
+func (b *batch) rawChunkVec(hdr []byte, vec [][]byte) ([]byte, [][]byte) {
 	var room [chunkRoom]byte
-	return b.chunk(appendRawFrame(append(dst, room[:]...), b.buf))
+	hdr, vec = rawFrameVec(append(hdr[:0], room[:]...), 0, vec[:0], b.buf)
+	var crc uint32
+	clen := -chunkRoom
+	for i, p := range vec {
+		clen += len(p)
+		if i == 0 {
+			p = p[chunkRoom:]
+		}
+		crc = crc32.Update(crc, castagnoli, p)
+	}
+	b.head(hdr, clen, crc)
+	return hdr, vec
 }
 
 // pays reports whether compressing ulen bytes to a frame of clen was worth
@@ -278,8 +299,12 @@ type Writer struct {
 	// squeezed is when a producer last waited in Append while most of the
 	// backlog waited for a compressor (see storeRawLocked).
 	squeezed time.Time
-	free     []*batch
-	outs     [][]byte // buffers for batch.out: only batches being compressed or written hold one
+	// Batches written, kept for the next ones: as many as are at work at
+	// once in a burst (one being filled, one per compressor, one being
+	// written), so that a burst does not allocate and zero a buffer of
+	// FlushSize per batch and leave the GC that much more to collect.
+	free []*batch
+	outs [][]byte // buffers for batch.out: only batches being compressed or written hold one
 
 	// compressHook, which tests set under mu, is called by a compressor
 	// with the batch's seq0 before it compresses the batch (outside the
@@ -295,7 +320,9 @@ type Writer struct {
 
 	// Owned by the writer goroutine.
 	off       int64
-	out       []byte // a raw chunk the writer builds itself
+	hdr       []byte   // the bytes of a raw chunk's that are not records (rawChunkVec)
+	vec       [][]byte // the pieces of the chunk being written
+	vec1      [1][]byte
 	pending   []chunkEntry
 	pendRaw   int64 // record bytes in the pending chunks
 	dirty     map[ConnID]ConnSummary
@@ -717,7 +744,7 @@ func (w *Writer) recycleLocked(b *batch) {
 		w.outs = append(w.outs, b.out[:0])
 	}
 	b.out = nil
-	if len(w.free) < 2 && cap(b.buf) <= w.opts.FlushSize+MaxChunk+64<<10 {
+	if len(w.free) < w.ncomp+2 && cap(b.buf) <= w.opts.FlushSize+MaxChunk+64<<10 {
 		b.recycle()
 		w.free = append(w.free, b)
 	}
@@ -798,31 +825,31 @@ func (w *Writer) compressLoop(enc *zstd.Encoder) {
 		b.state = batchCompressing
 		hook := w.compressHook
 		var out []byte
-		if n := len(w.outs); n > 0 {
+		if n := len(w.outs); n > 0 && !raw {
 			out, w.outs = w.outs[n-1], w.outs[:n-1]
 		}
 		w.mu.Unlock()
 
+		// A raw chunk is the writer's to build, straight from b.buf.
 		var took time.Duration
-		var room [chunkRoom]byte
-		out = append(out, room[:]...)
 		if !raw {
 			if hook != nil {
 				hook(b.seq0)
 			}
+			var room [chunkRoom]byte
 			start := time.Now()
-			out = enc.EncodeAll(b.buf, out)
+			out = enc.EncodeAll(b.buf, append(out, room[:]...))
 			took = time.Since(start)
-			if w.opts.Compression == CompressAdaptive && !pays(len(out)-chunkRoom, len(b.buf)) {
-				out, raw = out[:chunkRoom], true
+			if raw = w.opts.Compression == CompressAdaptive && !pays(len(out)-chunkRoom, len(b.buf)); !raw {
+				b.out = b.chunk(out)
 			}
 		}
-		if raw {
-			out = appendRawFrame(out, b.buf)
-		}
-		b.out, b.raw = b.chunk(out), raw
+		b.raw = raw
 
 		w.mu.Lock()
+		if raw && out != nil && len(w.outs) < w.ncomp {
+			w.outs = append(w.outs, out[:0])
+		}
 		if average(&w.crate, len(b.buf), took) {
 			w.measured = time.Now()
 		}
@@ -972,12 +999,15 @@ func (w *Writer) drain() {
 
 		var err error
 		if !failed {
-			if late { // b.out is its compressor's still, if it has one
-				w.out = b.rawChunk(w.out[:0])
-				err = w.writeChunk(b, w.out, true)
+			// A late b.out is its compressor's still, if it has one.
+			if late || b.raw {
+				w.hdr, w.vec = b.rawChunkVec(w.hdr, w.vec)
 			} else {
-				err = w.writeChunk(b, b.out, b.raw)
+				w.vec = append(w.vec[:0], b.out)
 			}
+			err = w.writeChunk(b, w.vec, late || b.raw)
+			clear(w.vec) // nothing of b stays reachable from here
+
 		}
 		w.mu.Lock()
 		w.queued -= len(b.buf)
@@ -996,15 +1026,19 @@ func (w *Writer) drain() {
 	}
 }
 
-// writeChunk writes out, the bytes of b's chunk, with one write and notes
+// writeChunk writes vec, the pieces of b's chunk, with one vectored write and notes
 // the chunk for the next checkpoint.
-func (w *Writer) writeChunk(b *batch, out []byte, raw bool) error {
+func (w *Writer) writeChunk(b *batch, vec [][]byte, raw bool) error {
+	size := 0
+	for _, p := range vec {
+		size += len(p)
+	}
 	start := time.Now()
-	if err := w.write(out); err != nil {
+	if err := w.writeVec(vec); err != nil {
 		return err
 	}
 	took := time.Since(start)
-	w.pending = append(w.pending, chunkEntry{Offset: w.off - int64(len(out)), CLen: uint32(len(out) - chunkRoom),
+	w.pending = append(w.pending, chunkEntry{Offset: w.off - int64(size), CLen: uint32(size - chunkRoom),
 		ULen: uint32(len(b.buf)), NRec: b.nrec, Seq0: b.seq0, T0: b.t0, T1: b.t1, Conns: b.conns})
 	w.pendRaw += int64(len(b.buf))
 	w.seqDone = b.seq0 + uint64(b.nrec)
@@ -1031,14 +1065,25 @@ func (w *Writer) writeChunk(b *batch, out []byte, raw bool) error {
 // file back to the last complete frame, so nothing is ever appended after
 // garbage.
 func (w *Writer) write(p []byte) error {
-	n, err := w.f.Write(p)
+	w.vec1[0] = p
+	err := w.writeVec(w.vec1[:])
+	w.vec1[0] = nil
+	return err
+}
+
+// writeVec appends the pieces of vec to the file, as write does p.
+func (w *Writer) writeVec(vec [][]byte) error {
+	n, err := writeVec(w.f, vec)
 	if err != nil {
 		if n > 0 {
 			w.f.Truncate(w.off)
 		}
-		return fmt.Errorf("capture: write %s: %w", w.path, err)
+		if _, ok := err.(*os.PathError); ok {
+			return err // "write PATH: …" already
+		}
+		return fmt.Errorf("write %s: %w", w.path, err)
 	}
-	w.off += int64(len(p))
+	w.off += int64(n)
 	w.unsynced = true
 	return nil
 }

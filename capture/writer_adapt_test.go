@@ -411,7 +411,7 @@ func TestPipelineLimits(t *testing.T) {
 		{CompressNever, 0, 10e6, 100000, 200000},
 	}
 	for _, tt := range tests {
-		w := &Writer{opts: Options{FlushInterval: fi, Compression: tt.mode}.withDefaults(), ncomp: 2, crate: tt.crate, wrate: tt.wrate}
+		w := &Writer{opts: Options{FlushInterval: fi, QueueSize: 8 << 20, Compression: tt.mode}.withDefaults(), ncomp: 2, crate: tt.crate, wrate: tt.wrate}
 		if got := w.batchLimit(); got != tt.batch {
 			t.Errorf("%v, compress %g B/s, write %g B/s: batchLimit() = %d, want %d", tt.mode, tt.crate, tt.wrate, got, tt.batch)
 		}

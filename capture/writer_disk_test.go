@@ -318,7 +318,7 @@ func TestWriterBlockedDisk(t *testing.T) {
 }
 
 // TestWriterSlowDiskQueue: on a slow disk the writer's measured speed, not
-// QueueSize (8 MiB by default), bounds the backlog: Append blocks once the
+// QueueSize (4 MiB by default), bounds the backlog: Append blocks once the
 // queue holds what the disk writes in FlushInterval/4, or 64 KiB at least.
 // So when Append returns, the file already holds all but the last few
 // records; none is dropped.
@@ -412,8 +412,9 @@ func TestWriterDiskFull(t *testing.T) {
 					t.Fatalf("Append before the write = %v, want nil", err)
 				}
 				err := within(t, 10*time.Second, "Flush", w.Flush)
-				if !errors.Is(err, errDiskFull) || !strings.Contains(err.Error(), "capture: write "+fakePath) {
-					t.Fatalf("Flush() = %v, want the write error (ENOSPC)", err)
+				if !errors.Is(err, errDiskFull) || !strings.HasPrefix(err.Error(), "write "+fakePath+": ") ||
+					strings.Count(err.Error(), fakePath) != 1 {
+					t.Fatalf("Flush() = %v, want the write error (ENOSPC), naming the file once", err)
 				}
 				if err := w.Append(randomChunk(c, 7, 10)); !errors.Is(err, errDiskFull) {
 					t.Errorf("Append after the failure = %v, want ENOSPC", err)

@@ -113,7 +113,7 @@ func TestFlushSizeBounded(t *testing.T) {
 }
 
 func TestOptionsDefaults(t *testing.T) {
-	want := Options{FlushInterval: 75 * time.Millisecond, FlushSize: 1 << 20, QueueSize: 8 << 20, SyncInterval: time.Second,
+	want := Options{FlushInterval: 75 * time.Millisecond, FlushSize: 1 << 20, QueueSize: 4 << 20, SyncInterval: time.Second,
 		CheckpointInterval: 10 * time.Second, CheckpointChunks: 1024, CheckpointBytes: 64 << 20, Tool: "wstap"}
 	if got := (Options{}).withDefaults(); got != want {
 		t.Errorf("Options{}.withDefaults() = %+v, want %+v", got, want)
