@@ -46,6 +46,7 @@ type recordOptions struct {
 	proxyAuth        string
 	tui              bool
 	noCapture        bool
+	debugAddr        string
 
 	upstreamRoots *x509.CertPool // trusted for upstreams instead of the system roots (the demo's own server)
 }
@@ -66,6 +67,7 @@ func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.heartbeat, "heartbeat", 0, "expose ghost connections: ping a side idle this long (e.g. 30s); 0 is off")
 	fs.BoolVar(&o.noCapture, "no-capture", false, "relay without recording anything (to measure what recording costs; wstap bench)")
 	fs.BoolVar(&o.tui, "tui", false, "show connections and messages live in the inspector while recording (quit it with q to stop)")
+	fs.StringVar(&o.debugAddr, "debug-addr", "", "serve pprof and expvar counters (/debug/pprof/, /debug/vars) on this loopback address, e.g. 127.0.0.1:6060; off by default")
 	fs.DurationVar(&o.heartbeatTimeout, "heartbeat-timeout", 0, "how long a pinged side may stay silent before it is a ghost (default: --heartbeat)")
 }
 
@@ -119,6 +121,7 @@ type recorder struct {
 	ln      net.Listener
 	srv     *http.Server
 	served  chan error
+	debug   net.Listener // --debug-addr's, or nil
 }
 
 // startRecorder opens the capture, loads the CA and starts serving the
@@ -187,10 +190,36 @@ func startRecorder(g *globalOptions, opts *recordOptions, log *slog.Logger) (*re
 	}
 	r := &recorder{proxy: p, capture: w, ca: ca, ln: ln, served: make(chan error, 1),
 		srv: &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second}}
+	if opts.debugAddr != "" {
+		if r.debug, err = serveDebug(opts.debugAddr, r.debugVars()); err != nil {
+			ln.Close()
+			closeCapture()
+			return nil, err
+		}
+	}
 	// Served through the proxy's Listener, handshakes go upstream (and
 	// into the capture) as the client wrote them.
 	go func() { r.served <- r.srv.Serve(p.Listener(ln)) }()
 	return r, nil
+}
+
+// debugVars are the recorder's counters for --debug-addr.
+func (r *recorder) debugVars() debugVars {
+	v := debugVars{counters: func() map[string]int64 {
+		c := r.proxy.Counters()
+		return map[string]int64{"open": c.Open.Load(), "total": c.Total.Load(), "messages": c.Messages.Load(),
+			"bytes": c.Bytes.Load(), "http": c.HTTP.Load(), "ghosts": c.Ghosts.Load(), "failed": c.Failed.Load(),
+			"too_large": c.TooLarge.Load()}
+	}}
+	if w := r.capture; w != nil {
+		v.capture = func() map[string]int64 {
+			s := w.Stats()
+			return map[string]int64{"records": int64(s.Records), "chunks": int64(s.Chunks),
+				"payload_bytes": int64(s.PayloadBytes), "raw_bytes": int64(s.RawBytes), "file_bytes": s.FileBytes,
+				"raw_chunks": int64(s.RawChunks), "raw_chunk_bytes": int64(s.RawChunkBytes)}
+		}
+	}
+	return v
 }
 
 // capturePath names the capture, or says there is none.
@@ -205,6 +234,9 @@ func (r *recorder) capturePath() string {
 // to grace), then flushes and closes the capture.
 func (r *recorder) stop(grace time.Duration) error {
 	r.srv.Close()
+	if r.debug != nil {
+		r.debug.Close()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	r.proxy.Shutdown(ctx)
@@ -241,6 +273,9 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []s
 	}
 	fmt.Fprintf(g.stdout, "wstap %s\n  listening  %s\n  %s\n  capture    %s\n  CA         %s\n",
 		versionString(), r.ln.Addr(), mode, r.capturePath(), r.ca.CertPath())
+	if r.debug != nil {
+		fmt.Fprintf(g.stdout, "  debug      http://%s/debug/pprof/ and /debug/vars\n", r.debug.Addr())
+	}
 	if opts.allowRemote && opts.proxyAuth == "" && os.Getenv("WSTAP_PROXY_AUTH") == "" {
 		fmt.Fprintln(g.stderr, "wstap: warning: --allow-remote without --proxy-auth: anyone who can reach "+r.ln.Addr().String()+" can use this proxy")
 	}
