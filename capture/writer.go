@@ -156,6 +156,18 @@ type Stats struct {
 	FileBytes     int64  // bytes written to the file
 	RawChunks     uint64 // chunks stored uncompressed (a frame of Raw_Blocks), of Chunks
 	RawChunkBytes uint64 // encoded record bytes in those chunks, of RawBytes
+
+	// What the file holds: counted as each chunk is written, so that after
+	// a failed write they say what the capture has up to the failure, as a
+	// reader counts it (ConnSummary), and not what was accepted.
+	ConnsWritten        uint64 // open records written: connections, refused upgrades too
+	MessagesWritten     uint64 // messages begun in chunks written (a Chunk record with First)
+	PayloadBytesWritten uint64 // decoded payload bytes in Chunk records written
+	HTTPWritten         uint64 // plain HTTP exchanges written
+
+	// StoppedAt is when the writer's first error stopped it writing, zero
+	// while it goes on; Err says why.
+	StoppedAt time.Time
 }
 
 // batchState is where a sealed batch is in the pipeline.
@@ -177,6 +189,9 @@ type batch struct {
 	conns   []ConnID      // sorted set of connections with records here
 	sums    []ConnSummary // summaries of those connections as of the batch's end
 	http    []HTTPSummary // exchanges in the batch
+	opens   uint64        // open records in the batch
+	msgs    uint64        // messages begun in the batch (Chunk records with First)
+	payload uint64        // decoded payload bytes in its Chunk records
 
 	// Set when it is sealed, and then under Writer.mu.
 	due     time.Time // when it must be handed to the file: FlushInterval + FlushInterval/8 after started
@@ -576,10 +591,16 @@ func (w *Writer) appendLocked(r Record) error {
 	conn := r.ConnID()
 	b.addConn(conn)
 	switch r := r.(type) {
+	case *ConnOpen:
+		b.opens++
 	case *HTTP:
 		b.http = append(b.http, summarizeHTTP(r))
 	case *Chunk:
 		w.stats.PayloadBytes += uint64(len(r.Data))
+		b.payload += uint64(len(r.Data))
+		if r.First {
+			b.msgs++
+		}
 	}
 	if conn != 0 {
 		s := w.conns[conn]
@@ -796,7 +817,9 @@ func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err == nil {
-		w.err = errors.Join(w.closeErrs...)
+		if err := errors.Join(w.closeErrs...); err != nil {
+			w.failLocked(err)
+		}
 	}
 	return w.err
 }
@@ -1012,7 +1035,7 @@ func (w *Writer) drain() {
 		w.mu.Lock()
 		w.queued -= len(b.buf)
 		if err != nil && w.err == nil {
-			w.err = err
+			w.failLocked(err)
 		}
 		b.written = true
 		if b.state != batchCompressing { // else its compressor recycles it
@@ -1050,6 +1073,10 @@ func (w *Writer) writeChunk(b *batch, vec [][]byte, raw bool) error {
 	w.stats.Chunks++
 	w.stats.RawBytes += uint64(len(b.buf))
 	w.stats.FileBytes = w.off
+	w.stats.ConnsWritten += b.opens
+	w.stats.MessagesWritten += b.msgs
+	w.stats.PayloadBytesWritten += b.payload
+	w.stats.HTTPWritten += uint64(len(b.http))
 	if raw {
 		w.stats.RawChunks++
 		w.stats.RawChunkBytes += uint64(len(b.buf))
@@ -1111,11 +1138,18 @@ func (w *Writer) housekeep(force bool) {
 	if err != nil {
 		w.mu.Lock()
 		if w.err == nil {
-			w.err = err
+			w.failLocked(err)
 		}
 		w.space.Broadcast()
 		w.mu.Unlock()
 	}
+}
+
+// failLocked makes err the writer's error and notes when it stopped. w.mu
+// is held and w.err is nil.
+func (w *Writer) failLocked(err error) {
+	w.err = err
+	w.stats.StoppedAt = time.Now()
 }
 
 // syncLoop fsyncs the file when housekeep asks. It runs apart from the
@@ -1128,7 +1162,7 @@ func (w *Writer) syncLoop() {
 		if err := w.f.Sync(); err != nil {
 			w.mu.Lock()
 			if w.err == nil {
-				w.err = fmt.Errorf("capture: sync %s: %w", w.path, err)
+				w.failLocked(fmt.Errorf("capture: sync %s: %w", w.path, err))
 			}
 			w.space.Broadcast()
 			w.mu.Unlock()

@@ -186,6 +186,11 @@ func (a *Authority) template(hosts []hostName, now time.Time, validity time.Dura
 	if tmpl.NotAfter.After(a.cert.NotAfter) {
 		tmpl.NotAfter = a.cert.NotAfter
 	}
+	// Clients count the validity from NotBefore: the backdate comes out of
+	// the limit, not on top of it.
+	if tmpl.NotAfter.Sub(tmpl.NotBefore) > MaxServerValidity {
+		tmpl.NotBefore = tmpl.NotAfter.Add(-MaxServerValidity)
+	}
 	for _, h := range hosts {
 		if h.ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, h.ip)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,6 +32,7 @@ import (
 type recordOptions struct {
 	listen      string
 	output      string
+	force       bool
 	upstream    string
 	insecure    bool
 	upstreamCAs []string
@@ -54,6 +56,7 @@ type recordOptions struct {
 func (o *recordOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.listen, "listen", "l", envOr("WSTAP_LISTEN", "127.0.0.1:8080"), "address to listen on (default: $WSTAP_LISTEN or 127.0.0.1:8080)")
 	fs.StringVarP(&o.output, "output", "o", "", "capture file to write (default: ./captures/wstap-<time>.wstap)")
+	fs.BoolVar(&o.force, "force", false, "replace the -o file if it exists (a capture is never overwritten otherwise)")
 	fs.StringVar(&o.upstream, "upstream", "", "reverse mode: relay every WebSocket to this ws:// or wss:// URL")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify upstream TLS certificates")
 	fs.StringArrayVar(&o.upstreamCAs, "upstream-ca", nil, "PEM file of a CA (or self-signed certificate) to trust for upstreams; repeatable")
@@ -165,7 +168,13 @@ func startRecorder(g *globalOptions, opts *recordOptions, log *slog.Logger) (*re
 				return nil, err
 			}
 		}
+		if err := makeRoom(path, opts.force); err != nil {
+			return nil, err
+		}
 		if w, err = capture.Create(path, capture.Options{Tool: "wstap " + versionString()}); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return nil, fmt.Errorf("%s exists; pass --force to overwrite it", path)
+			}
 			return nil, err
 		}
 		sink = w
@@ -244,7 +253,28 @@ func (r *recorder) stop(grace time.Duration) error {
 	if r.capture != nil {
 		err = r.capture.Close()
 	}
-	return errors.Join(err, r.proxy.Err())
+	// The proxy's error is the capture's, most often: say it once.
+	if perr := r.proxy.Err(); perr != nil && !errors.Is(perr, err) && (err == nil || perr.Error() != err.Error()) {
+		err = errors.Join(err, perr)
+	}
+	return err
+}
+
+// makeRoom removes the file at path for --force, so that the capture
+// replaces it; without force it leaves the file, for capture.Create to
+// refuse. It removes nothing but a file (or a symbolic link).
+func makeRoom(path string, force bool) error {
+	fi, err := os.Lstat(path)
+	if !force || err != nil {
+		return nil
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%s is a directory; -o names the capture file to write", path)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("--force: %w", err)
+	}
+	return nil
 }
 
 func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []string) error {
@@ -296,7 +326,7 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []s
 			fmt.Fprintf(g.stderr, "wstap: inspector: %v\n", err)
 		}
 	} else {
-		stopCounter := startCounter(g.stderr, r.proxy)
+		stopCounter := startCounter(g.stderr, r.proxy, r.captureErr)
 		select {
 		case <-ctx.Done():
 		case serveErr = <-r.served:
@@ -322,13 +352,25 @@ func runRecord(ctx context.Context, g *globalOptions, opts *recordOptions, _ []s
 	if n := c.Failed.Load(); n > 0 {
 		failed = fmt.Sprintf(" (%d refused or failed)", n)
 	}
-	into := "into " + r.capturePath()
-	verb := "recorded"
-	if r.capture == nil {
-		into, verb = "(nothing recorded: --no-capture)", "relayed"
+	switch capErr := r.captureErr(); {
+	case r.capture == nil:
+		fmt.Fprintf(g.stdout, "relayed %d WebSocket connection(s)%s, %d message(s), %s of payload and %d HTTP exchange(s) (nothing recorded: --no-capture)\n",
+			c.Total.Load(), failed, c.Messages.Load(), present.Bytes(c.Bytes.Load()), c.HTTP.Load())
+	case capErr == nil:
+		// What the file holds, as the writer counted it: the same as the
+		// relay's figures, unless a record was too large to keep.
+		s := r.capture.Stats()
+		fmt.Fprintf(g.stdout, "recorded %d WebSocket connection(s)%s, %d message(s), %s of payload and %d HTTP exchange(s) into %s\n",
+			s.ConnsWritten, failed, s.MessagesWritten, present.Bytes(int64(s.PayloadBytesWritten)), s.HTTPWritten, r.capturePath())
+	default:
+		// Issue 12: never claim what the relay saw as recorded.
+		s := r.capture.Stats()
+		fmt.Fprintf(g.stdout, "relayed %d WebSocket connection(s), %d message(s), %s of payload and %d HTTP exchange(s); "+
+			"%s holds %d connection(s), %d message(s), %s of payload and %d HTTP exchange(s), recorded before recording stopped\n",
+			c.Total.Load(), c.Messages.Load(), present.Bytes(c.Bytes.Load()), c.HTTP.Load(),
+			r.capturePath(), s.ConnsWritten, s.MessagesWritten, present.Bytes(int64(s.PayloadBytesWritten)), s.HTTPWritten)
+		err = stoppedError(s, capErr, err)
 	}
-	fmt.Fprintf(g.stdout, "%s %d WebSocket connection(s)%s, %d message(s), %s of payload and %d HTTP exchange(s) %s\n",
-		verb, c.Total.Load(), failed, c.Messages.Load(), present.Bytes(c.Bytes.Load()), c.HTTP.Load(), into)
 	if n := c.Ghosts.Load(); n > 0 {
 		fmt.Fprintf(g.stdout, "%d ghost connection(s) found and closed (wstap ls shows them)\n", n)
 	}
@@ -401,9 +443,36 @@ func (h *heldLog) flush(w io.Writer) {
 	h.out = w
 }
 
+// captureErr is the capture's error, nil while it records (or with
+// --no-capture).
+func (r *recorder) captureErr() error {
+	if r.capture == nil {
+		return nil
+	}
+	return r.capture.Err()
+}
+
+// stoppedError says that recording stopped, when and why, and what the
+// capture holds; err is what stopping the recorder returned, which holds
+// capErr and is replaced by it.
+func stoppedError(s capture.Stats, capErr, err error) error {
+	at := "some point"
+	if !s.StoppedAt.IsZero() {
+		at = s.StoppedAt.Local().Format(time.TimeOnly)
+	}
+	stopped := fmt.Errorf("recording stopped at %s: %w; the capture holds %d connection(s), %d message(s) up to then; traffic went on being relayed",
+		at, capErr, s.ConnsWritten, s.MessagesWritten)
+	if err != nil && err.Error() != capErr.Error() && !errors.Is(err, capErr) {
+		// Something besides the capture failed too.
+		return errors.Join(stopped, err)
+	}
+	return stopped
+}
+
 // startCounter shows a one-line live counter on stderr when it is a
-// terminal, and nothing otherwise. It returns a function that stops it.
-func startCounter(w io.Writer, p *proxy.Proxy) func() {
+// terminal, and nothing otherwise; once capErr reports an error, the line
+// says that recording stopped. It returns a function that stops it.
+func startCounter(w io.Writer, p *proxy.Proxy, capErr func() error) func() {
 	f, ok := w.(*os.File)
 	if !ok || !isTerminal(f) {
 		return func() {}
@@ -415,9 +484,7 @@ func startCounter(w io.Writer, p *proxy.Proxy) func() {
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		for {
-			c := p.Counters()
-			fmt.Fprintf(f, "\r\x1b[K%d open · %d total · %d msgs · %s · %d HTTP · %d ghosts", c.Open.Load(), c.Total.Load(),
-				c.Messages.Load(), present.Bytes(c.Bytes.Load()), c.HTTP.Load(), c.Ghosts.Load())
+			fmt.Fprint(f, "\r\x1b[K"+counterLine(p.Counters(), capErr()))
 			select {
 			case <-done:
 				fmt.Fprint(f, "\r\x1b[K")
@@ -427,6 +494,28 @@ func startCounter(w io.Writer, p *proxy.Proxy) func() {
 		}
 	}()
 	return func() { close(done); <-stopped }
+}
+
+// counterLine is the live counter's text: the relay's figures and, once
+// the capture has failed, that recording stopped and why.
+func counterLine(c *proxy.Counters, capErr error) string {
+	line := fmt.Sprintf("%d open · %d total · %d msgs · %s · %d HTTP · %d ghosts", c.Open.Load(), c.Total.Load(),
+		c.Messages.Load(), present.Bytes(c.Bytes.Load()), c.HTTP.Load(), c.Ghosts.Load())
+	if capErr != nil {
+		line += " | RECORDING STOPPED: " + errCause(capErr)
+	}
+	return line
+}
+
+// errCause is what went wrong in err, without the operation and path
+// around it: "no space left on device" of "write F: no space left on
+// device".
+func errCause(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 func isTerminal(f *os.File) bool {
