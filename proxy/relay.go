@@ -317,6 +317,12 @@ func (s *session) stream(d *decoder, h ws.Header, hs int, src, dst *leg, sawClos
 		d.payload(h, b[skip:skip+n], off)
 		off += int64(n)
 		last := off == h.Length
+		if last {
+			// Recorded before its last piece goes out, as span records
+			// before it writes: a peer that answers at once must not
+			// have its answer recorded first.
+			d.endFrame(h)
+		}
 		if !drop {
 			err = dst.forward(b[:skip+n], !last, closed && skip > 0)
 		}
@@ -329,7 +335,6 @@ func (s *session) stream(d *decoder, h ws.Header, hs int, src, dst *leg, sawClos
 			return closed, err
 		}
 		if last {
-			d.endFrame(h)
 			return closed, nil
 		}
 		if _, err = in.more(); err != nil && len(in.buffered()) == 0 {
